@@ -1,0 +1,210 @@
+//! Command line: ikiwiki's options where ikiwiki has them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use crate::build::{BuildOptions, build};
+use crate::config::Config;
+use crate::setup::Setup;
+
+/// wikic compiles an ikiwiki wiki — Markdown pages in a git repository,
+/// described by an ikiwiki YAML setup file — into a static HTML site.
+#[derive(Debug, Parser)]
+#[command(name = "wikic", version, about, long_about = None)]
+#[command(
+    after_help = "Examples:\n  wikic --setup wiki.yaml            build the wiki a setup file describes\n  wikic --setup wiki.yaml --refresh  rebuild only what changed\n  wikic src/ public_html/            build a directory of pages with defaults"
+)]
+pub struct Cli {
+    /// The ikiwiki YAML setup file describing the wiki.
+    #[arg(long, short = 's', value_name = "FILE")]
+    pub setup: Option<PathBuf>,
+
+    /// Rebuild every page from scratch.
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// Rebuild only pages affected by changes since the last build.
+    #[arg(long)]
+    pub refresh: bool,
+
+    /// Write the setup (with command-line changes) to FILE and exit.
+    #[arg(long, value_name = "FILE")]
+    pub dumpsetup: Option<PathBuf>,
+
+    /// Say what is being built and why.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Number of threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Set the wiki's URL.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Set the CGI's URL.
+    #[arg(long, value_name = "URL")]
+    pub cgiurl: Option<String>,
+
+    /// Set the wiki's name.
+    #[arg(long, value_name = "NAME")]
+    pub wikiname: Option<String>,
+
+    /// Enable a plugin (repeatable).
+    #[arg(long = "plugin", value_name = "NAME")]
+    pub plugins: Vec<String>,
+
+    /// Disable a plugin (repeatable).
+    #[arg(long = "disable-plugin", value_name = "NAME")]
+    pub disable_plugins: Vec<String>,
+
+    /// Set any setup key, as `key=value` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Source directory (quick mode, without a setup file).
+    #[arg(value_name = "SRCDIR")]
+    pub srcdir: Option<PathBuf>,
+
+    /// Destination directory (quick mode).
+    #[arg(value_name = "DESTDIR")]
+    pub destdir: Option<PathBuf>,
+}
+
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "wikic=info" } else { "wikic=warn" };
+    let filter = EnvFilter::try_from_env("WIKIC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load_setup(cli: &Cli) -> Result<Setup> {
+    let mut setup = match (&cli.setup, &cli.srcdir, &cli.destdir) {
+        (Some(file), None, None) => Setup::load(file)?,
+        (None, Some(src), Some(dest)) => Setup::quick(src, dest),
+        (Some(_), Some(_), _) => bail!("give either --setup FILE or SRCDIR DESTDIR, not both"),
+        (None, Some(_), None) => {
+            bail!("missing DESTDIR: use `wikic SRCDIR DESTDIR` or `wikic --setup FILE`")
+        }
+        _ => {
+            bail!("nothing to do: use `wikic --setup FILE` or `wikic SRCDIR DESTDIR` (see --help)")
+        }
+    };
+    if let Some(u) = &cli.url {
+        setup.set_str("url", u);
+    }
+    if let Some(u) = &cli.cgiurl {
+        setup.set_str("cgiurl", u);
+    }
+    if let Some(n) = &cli.wikiname {
+        setup.set_str("wikiname", n);
+    }
+    if !cli.plugins.is_empty() {
+        let mut l = setup.list("add_plugins");
+        l.extend(cli.plugins.iter().cloned());
+        setup.set_value(
+            "add_plugins",
+            serde_norway::Value::Sequence(l.into_iter().map(serde_norway::Value::String).collect()),
+        );
+    }
+    if !cli.disable_plugins.is_empty() {
+        let mut l = setup.list("disable_plugins");
+        l.extend(cli.disable_plugins.iter().cloned());
+        setup.set_value(
+            "disable_plugins",
+            serde_norway::Value::Sequence(l.into_iter().map(serde_norway::Value::String).collect()),
+        );
+    }
+    for kv in &cli.set {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--set {kv}: expected KEY=VALUE");
+        };
+        let value: serde_norway::Value = serde_norway::from_str(v)
+            .unwrap_or_else(|_| serde_norway::Value::String(v.to_string()));
+        setup.set_value(k, value);
+    }
+    Ok(setup)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    init_logging(cli.verbose);
+    let setup = load_setup(&cli)?;
+    if !setup.unknown_keys.is_empty() {
+        tracing::warn!(
+            "{}: unknown setup keys (ignored): {}",
+            setup
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "setup".into()),
+            setup.unknown_keys.join(", ")
+        );
+    }
+    if let Some(out) = &cli.dumpsetup {
+        std::fs::write(out, setup.dump())
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = Config::from_setup(&setup)?;
+    for p in &config.plugins.unknown {
+        tracing::warn!("plugin {p} is not an ikiwiki plugin wikic knows; ignoring it");
+    }
+    if let Some(tz) = &config.timezone {
+        // SAFETY: no other thread exists yet; the time zone must be in the
+        // environment before the thread pool starts.
+        unsafe { std::env::set_var("TZ", tz) };
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(64 << 20);
+    if let Some(j) = cli.jobs {
+        pool = pool.num_threads(j.max(1));
+    }
+    pool.build_global().ok();
+    let opts = BuildOptions {
+        rebuild: cli.rebuild || !cli.refresh,
+        verbose: cli.verbose,
+    };
+    let report = build(Arc::new(config), &opts)?;
+    if cli.verbose {
+        for (name, d) in &report.timings {
+            tracing::info!("{name}: {:.1} ms", d.as_secs_f64() * 1000.0);
+        }
+        tracing::info!(
+            "{} pages, {} other files; {} written, {} unchanged",
+            report.pages,
+            report.files,
+            report.written,
+            report.unchanged
+        );
+    }
+    if !report.errors.is_empty() {
+        eprintln!(
+            "wikic: built with {} error(s); the rest of the wiki is up to date",
+            report.errors.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Entry point used by `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("wikic: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! wikic: an ikiwiki-compatible wiki compiler.
+//!
+//! The pipeline is named by its modules: [`setup`] and [`config`] read the
+//! setup file, [`scan`] finds sources, [`preprocess`] and [`directives`]
+//! expand `[[!directives]]`, [`links`] resolves wikilinks, [`render`] turns
+//! pages into HTML with [`templates`], and [`write`] puts files in place.
+//! [`build`] runs the whole thing.
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod directives;
+pub mod htmlscan;
+pub mod htmltmpl;
+pub mod links;
+pub mod markdown;
+pub mod mime;
+pub mod names;
+pub mod pagespec;
+pub mod plugins;
+pub mod preprocess;
+pub mod render;
+pub mod scan;
+pub mod scrub;
+pub mod setup;
+pub mod site;
+pub mod sort;
+pub mod templates;
+pub mod timefmt;
+pub mod wiki;
+pub mod write;

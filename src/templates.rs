@@ -1,0 +1,189 @@
+//! Page templates: wikic's own handlebars templates, built into the binary,
+//! overridden file by file from `templatedir` — as `NAME.hbs`, or as an
+//! ikiwiki-style `NAME.tmpl` rendered by the HTML::Template-compatible
+//! engine so existing custom templates keep working.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use handlebars::Handlebars;
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::htmltmpl::HtmlTemplate;
+
+/// Built-in templates, by name without extension.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("page", include_str!("../templates/page.hbs")),
+    ("inlinepage", include_str!("../templates/inlinepage.hbs")),
+    ("archivepage", include_str!("../templates/archivepage.hbs")),
+    ("titlepage", include_str!("../templates/titlepage.hbs")),
+    ("microblog", include_str!("../templates/microblog.hbs")),
+    ("feedlink", include_str!("../templates/feedlink.hbs")),
+    ("blogpost", include_str!("../templates/blogpost.hbs")),
+    ("rsspage", include_str!("../templates/rsspage.hbs")),
+    ("rssitem", include_str!("../templates/rssitem.hbs")),
+    ("atompage", include_str!("../templates/atompage.hbs")),
+    ("atomitem", include_str!("../templates/atomitem.hbs")),
+    ("autotag", include_str!("../templates/autotag.hbs")),
+];
+
+/// ikiwiki's stock template directory: its templates are ikiwiki's, and
+/// wikic's built-in ones take their place, so a setup naming it (as
+/// `--dumpsetup` output does) is treated as not overriding anything.
+const IKIWIKI_STOCK_TEMPLATES: &str = "/usr/share/ikiwiki/templates";
+
+enum Kind {
+    Hbs,
+    Tmpl(HtmlTemplate),
+}
+
+pub struct Templates {
+    hb: Handlebars<'static>,
+    kinds: FxHashMap<String, Kind>,
+    sources: FxHashMap<String, String>,
+}
+
+impl Templates {
+    /// Loads the built-in templates and any overrides in `templatedir`.
+    pub fn new(templatedir: Option<&Path>) -> Result<Templates> {
+        let mut hb = Handlebars::new();
+        hb.register_escape_fn(handlebars::no_escape);
+        hb.set_strict_mode(false);
+        let mut t = Templates {
+            hb,
+            kinds: FxHashMap::default(),
+            sources: FxHashMap::default(),
+        };
+        for (name, src) in BUILTIN {
+            t.add_hbs(name, src)
+                .with_context(|| format!("built-in template {name}.hbs"))?;
+        }
+        if let Some(dir) = templatedir.filter(|d| *d != Path::new(IKIWIKI_STOCK_TEMPLATES)) {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("cannot read templatedir {}", dir.display()))?;
+            let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            files.sort();
+            for path in files {
+                let Some(fname) = path.file_name().and_then(|f| f.to_str()) else {
+                    continue;
+                };
+                if let Some(name) = fname.strip_suffix(".hbs") {
+                    let src = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read template {}", path.display()))?;
+                    t.add_hbs(name, &src).with_context(|| {
+                        format!("template {} has a syntax error", path.display())
+                    })?;
+                } else if let Some(name) = fname.strip_suffix(".tmpl") {
+                    // A .hbs of the same name in templatedir wins.
+                    if dir.join(format!("{name}.hbs")).exists() {
+                        continue;
+                    }
+                    let src = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read template {}", path.display()))?;
+                    t.add_tmpl(name, &src).with_context(|| {
+                        format!("template {} has a syntax error", path.display())
+                    })?;
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    fn add_hbs(&mut self, name: &str, src: &str) -> Result<()> {
+        self.hb
+            .register_template_string(name, src)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.kinds.insert(name.to_string(), Kind::Hbs);
+        self.sources.insert(name.to_string(), src.to_string());
+        Ok(())
+    }
+
+    /// Adds an HTML::Template-style template under `name`.
+    pub fn add_tmpl(&mut self, name: &str, src: &str) -> Result<()> {
+        let t = HtmlTemplate::parse(src).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.kinds.insert(name.to_string(), Kind::Tmpl(t));
+        self.sources.insert(name.to_string(), src.to_string());
+        Ok(())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.kinds.contains_key(name)
+    }
+
+    /// True when the template refers to the variable `var`.
+    pub fn uses(&self, name: &str, var: &str) -> bool {
+        match self.kinds.get(name) {
+            Some(Kind::Tmpl(t)) => t.query(var),
+            Some(Kind::Hbs) => self.sources.get(name).is_some_and(|s| mentions(s, var)),
+            None => false,
+        }
+    }
+
+    /// Renders template `name` with `data` (an object).
+    pub fn render(&self, name: &str, data: &Value) -> Result<String, String> {
+        match self.kinds.get(name) {
+            Some(Kind::Hbs) => self
+                .hb
+                .render(name, data)
+                .map_err(|e| format!("template {name}: {e}")),
+            Some(Kind::Tmpl(t)) => match data {
+                Value::Object(m) => Ok(t.render(m)),
+                _ => Ok(t.render(&Default::default())),
+            },
+            None => Err(format!("template {name} not found")),
+        }
+    }
+}
+
+/// Whether a handlebars source mentions a variable in any expression.
+fn mentions(src: &str, var: &str) -> bool {
+    let mut rest = src;
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        let end = rest.find("}}").unwrap_or(rest.len());
+        let expr = &rest[..end];
+        if expr
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|w| w == var)
+        {
+            return true;
+        }
+        rest = &rest[end..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builtins_render_without_escaping() {
+        let t = Templates::new(None).unwrap();
+        let out = t
+            .render(
+                "titlepage",
+                &json!({"pageurl": "./x/", "title": "a &amp; <b>b</b>"}),
+            )
+            .unwrap();
+        assert!(out.contains("<a href=\"./x/\">a &amp; <b>b</b></a>"));
+        assert!(t.uses("inlinepage", "content"));
+        assert!(!t.uses("archivepage", "content"));
+    }
+
+    #[test]
+    fn templatedir_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("titlepage.tmpl"), "T:<TMPL_VAR TITLE>").unwrap();
+        let t = Templates::new(Some(dir.path())).unwrap();
+        assert_eq!(
+            t.render("titlepage", &json!({"title": "x"})).unwrap(),
+            "T:x"
+        );
+        std::fs::write(dir.path().join("bad.hbs"), "{{#if}}").unwrap();
+        let err = Templates::new(Some(dir.path())).err().unwrap();
+        assert!(format!("{err:#}").contains("bad.hbs"));
+    }
+}

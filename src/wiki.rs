@@ -1,0 +1,448 @@
+//! The wiki as the compiler sees it after scanning: every source file as a
+//! "page" (ikiwiki's `%pagesources`: raw files are pages named by their
+//! path), their links and metadata, and the lookups every renderer needs —
+//! bestlink, urlto, htmllink — answered from hash maps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::config::Config;
+use crate::names::{
+    abs2rel, basename, beautify_urlpath, dirname, pagetitle, targetpage, uri_escape,
+};
+
+pub type PageId = u32;
+
+/// Metadata set by `[[!meta]]` (ikiwiki's `$pagestate{$page}{meta}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub title: Option<String>,
+    pub titlesort: Option<String>,
+    pub description: Option<String>,
+    pub guid: Option<String>,
+    pub license: Option<String>,
+    pub copyright: Option<String>,
+    pub author: Option<String>,
+    pub authorsort: Option<String>,
+    pub authorurl: Option<String>,
+    pub permalink: Option<String>,
+    pub enclosure: Option<String>,
+    pub enclosurefile: Option<String>,
+    pub updated: Option<i64>,
+    /// Creation time set by `[[!meta date=...]]`.
+    pub date: Option<i64>,
+    pub redir: Option<String>,
+}
+
+impl Meta {
+    /// Value of a meta field by name, for `map show=` and pagespecs.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match name {
+            "title" => self.title.as_deref(),
+            "description" => self.description.as_deref(),
+            "guid" => self.guid.as_deref(),
+            "license" => self.license.as_deref(),
+            "copyright" => self.copyright.as_deref(),
+            "author" => self.author.as_deref(),
+            "authorurl" => self.authorurl.as_deref(),
+            "permalink" => self.permalink.as_deref(),
+            "enclosure" => self.enclosure.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// One source file and what scanning learned about it.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Page name (`foo/bar` for `foo/bar.mdwn`; the path for raw files).
+    pub name: String,
+    pub lc_name: String,
+    /// Source path relative to its root directory.
+    pub file: String,
+    /// Where the file lives on disk.
+    pub src_path: PathBuf,
+    pub underlay: bool,
+    /// Page type (`mdwn`, `md`, `html`...), `None` for raw files.
+    pub kind: Option<String>,
+    /// Internal pages (`._foo` sources) are scanned but never rendered.
+    pub internal: bool,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub size: u64,
+    /// Links, in the order they were found, without duplicates.
+    pub links: Vec<String>,
+    /// Typed links: link type (`tag`) to targets.
+    pub typed: BTreeMap<String, BTreeSet<String>>,
+    pub meta: Meta,
+}
+
+impl Page {
+    pub fn is_page(&self) -> bool {
+        self.kind.is_some()
+    }
+
+    pub fn add_link(&mut self, link: &str, kind: Option<&str>) {
+        if !self.links.iter().any(|l| l == link) {
+            self.links.push(link.to_string());
+        }
+        if let Some(t) = kind {
+            self.typed
+                .entry(t.to_string())
+                .or_default()
+                .insert(link.to_string());
+        }
+    }
+
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.typed
+            .get("tag")
+            .into_iter()
+            .flat_map(|s| s.iter().map(|x| x.as_str()))
+    }
+}
+
+/// Options for [`Wiki::htmllink`].
+#[derive(Debug, Default, Clone)]
+pub struct LinkOpts<'a> {
+    pub linktext: Option<&'a str>,
+    pub anchor: Option<&'a str>,
+    pub forcesubpage: bool,
+    pub noimageinline: bool,
+    pub rel: Option<&'a str>,
+    pub class: Option<&'a str>,
+    pub title: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Wiki {
+    pub config: Arc<Config>,
+    pub pages: Vec<Page>,
+    by_name: FxHashMap<String, PageId>,
+    by_lc: FxHashMap<String, PageId>,
+    /// Output path (relative to destdir) to the page that renders it.
+    dest: FxHashMap<String, PageId>,
+    /// For each page, the pages that link to it (ikiwiki's %backlinks).
+    pub backlinks: Vec<Vec<PageId>>,
+    /// For each page, where each of its links resolves (parallel to
+    /// `Page::links`), so pagespecs do not resolve links again.
+    pub resolved: Vec<Vec<Option<PageId>>>,
+}
+
+impl Wiki {
+    pub fn new(config: Arc<Config>, pages: Vec<Page>) -> Wiki {
+        let mut w = Wiki {
+            config,
+            pages,
+            by_name: FxHashMap::default(),
+            by_lc: FxHashMap::default(),
+            dest: FxHashMap::default(),
+            backlinks: Vec::new(),
+            resolved: Vec::new(),
+        };
+        w.reindex();
+        w
+    }
+
+    /// Rebuilds the name, case and destination maps after `pages` changed.
+    pub fn reindex(&mut self) {
+        self.by_name.clear();
+        self.by_lc.clear();
+        self.dest.clear();
+        self.by_name.reserve(self.pages.len());
+        self.by_lc.reserve(self.pages.len());
+        self.dest.reserve(self.pages.len());
+        for (i, p) in self.pages.iter_mut().enumerate() {
+            if p.lc_name.is_empty() {
+                p.lc_name = p.name.to_lowercase();
+            }
+            let id = i as PageId;
+            self.by_name.insert(p.name.clone(), id);
+            self.by_lc.insert(p.lc_name.clone(), id);
+            if p.kind.is_some() {
+                if !p.internal {
+                    let out = targetpage(&p.name, &self.config.htmlext, self.config.usedirs);
+                    self.dest.insert(out, id);
+                }
+            } else {
+                self.dest.insert(p.file.clone(), id);
+            }
+        }
+    }
+
+    pub fn id(&self, name: &str) -> Option<PageId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn page(&self, id: PageId) -> &Page {
+        &self.pages[id as usize]
+    }
+
+    pub fn page_named(&self, name: &str) -> Option<&Page> {
+        self.id(name).map(|i| self.page(i))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The page an output file belongs to.
+    pub fn dest_owner(&self, dest: &str) -> Option<PageId> {
+        self.dest.get(dest).copied()
+    }
+
+    /// Registers an extra output (a feed) as rendered by `page`.
+    pub fn add_dest(&mut self, dest: String, page: PageId) {
+        self.dest.insert(dest, page);
+    }
+
+    fn lookup_exact_or_case(&self, candidate: &str) -> Option<PageId> {
+        if let Some(&id) = self.by_name.get(candidate) {
+            return Some(id);
+        }
+        self.by_lc.get(&candidate.to_lowercase()).copied()
+    }
+
+    /// Resolves a link from `page` the way ikiwiki does: try the link as a
+    /// subpage of the page, then of each parent, then at the top; then in
+    /// `userdir`. Case-insensitive as a fallback.
+    pub fn bestlink(&self, page: &str, link: &str) -> Option<PageId> {
+        let (mut cwd, link) = match link.strip_prefix('/') {
+            Some(rest) => ("", rest.trim_start_matches('/')),
+            None => (page, link),
+        };
+        let link = link.strip_suffix('/').unwrap_or(link);
+        let mut buf = String::with_capacity(cwd.len() + link.len() + 1);
+        loop {
+            buf.clear();
+            buf.push_str(cwd);
+            if !cwd.is_empty() {
+                buf.push('/');
+            }
+            buf.push_str(link);
+            if let Some(id) = self.lookup_exact_or_case(&buf) {
+                return Some(id);
+            }
+            if cwd.is_empty() {
+                break;
+            }
+            // `s{/?[^/]+$}{}`: drop the last component and its slash.
+            cwd = match cwd.rfind('/') {
+                Some(i) => &cwd[..i],
+                None => "",
+            };
+        }
+        let userdir = &self.config.userdir;
+        if !userdir.is_empty() {
+            let l = format!("{}/{}", userdir, link.to_lowercase());
+            if let Some(id) = self.lookup_exact_or_case(&l) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Like [`bestlink`](Self::bestlink) but returns the page name, or ""
+    /// when nothing matches, as ikiwiki's function does.
+    pub fn bestlink_name(&self, page: &str, link: &str) -> &str {
+        match self.bestlink(page, link) {
+            Some(id) => &self.page(id).name,
+            None => "",
+        }
+    }
+
+    pub fn htmlpage(&self, page: &str) -> String {
+        targetpage(page, &self.config.htmlext, self.config.usedirs)
+    }
+
+    fn beautify(&self, url: &str) -> String {
+        beautify_urlpath(url, self.config.usedirs, &self.config.htmlext)
+    }
+
+    /// The output file a page name or file resolves to.
+    fn dest_of(&self, to: &str) -> String {
+        let to = if to.is_empty() { "index" } else { to };
+        if self.dest.contains_key(to) {
+            to.to_string()
+        } else {
+            self.htmlpage(to)
+        }
+    }
+
+    /// URL of `to` relative to the page `from`.
+    pub fn urlto(&self, to: &str, from: &str) -> String {
+        let to = self.dest_of(to);
+        let from_dir = self.htmlpage(from);
+        let link = abs2rel(&to, dirname(&from_dir));
+        self.beautify(&link)
+    }
+
+    /// Absolute URL of `to` (using the configured `url`).
+    pub fn urlto_abs(&self, to: &str) -> String {
+        let to = self.dest_of(to);
+        format!("{}{}", self.config.url, self.beautify(&format!("/{to}")))
+    }
+
+    /// URL of `to` from the wiki root, without a host (`urlto($to)`).
+    pub fn urlto_local(&self, to: &str) -> String {
+        let to = self.dest_of(to);
+        let base = self.config.local_url.trim_end_matches('/');
+        format!("{}{}", base, self.beautify(&format!("/{to}")))
+    }
+
+    /// Relative path from `page`'s output directory to the wiki root.
+    pub fn baseurl(&self, page: &str) -> String {
+        let html = self.htmlpage(page);
+        let dir = match html.rfind('/') {
+            Some(i) => &html[..=i],
+            None => "",
+        };
+        let mut out = String::new();
+        for c in dir.split('/').filter(|c| !c.is_empty()) {
+            let _ = c;
+            out.push_str("../");
+        }
+        out
+    }
+
+    /// A CGI URL with parameters, sorted by name and escaped as ikiwiki does.
+    pub fn cgiurl(&self, params: &[(&str, &str)]) -> String {
+        let mut params: Vec<&(&str, &str)> = params.iter().collect();
+        params.sort_by(|a, b| a.0.cmp(b.0));
+        let mut url = self.config.local_cgiurl.clone();
+        for (i, (k, v)) in params.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            if i > 0 {
+                url.push_str("amp;");
+            }
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&uri_escape(v));
+        }
+        url
+    }
+
+    /// Renders a link from `lpage` (the page the link is written on) as it
+    /// appears on `page` (where it is shown; differs when inlined).
+    pub fn htmllink(&self, lpage: &str, page: &str, link: &str, opts: &LinkOpts) -> String {
+        let link = link.strip_suffix('/').unwrap_or(link);
+        let best: String = if opts.forcesubpage {
+            format!("{}/{}", lpage, link.to_lowercase())
+        } else {
+            self.bestlink_name(lpage, link).to_string()
+        };
+        let linktext = match opts.linktext {
+            Some(t) => t.to_string(),
+            None => pagetitle(basename(link), false),
+        };
+        if !best.is_empty() && best == page && opts.anchor.is_none() {
+            return format!("<span class=\"selflink\">{linktext}</span>");
+        }
+        let target = if self.dest.contains_key(&best) {
+            best
+        } else {
+            let html = self.htmlpage(&best);
+            if !self.dest.contains_key(&html) {
+                let mut cgilink = String::new();
+                if !self.config.cgiurl.is_empty() {
+                    cgilink = format!(
+                        "<a href=\"{}\" rel=\"nofollow\">?</a>",
+                        self.cgiurl(&[("do", "create"), ("page", link), ("from", lpage)])
+                    );
+                }
+                return format!("<span class=\"createlink\">{cgilink}{linktext}</span>");
+            }
+            html
+        };
+        let page_html = self.htmlpage(page);
+        let mut url = self.beautify(&abs2rel(&target, dirname(&page_html)));
+        if !opts.noimageinline && is_inlinable_image(&url) {
+            return format!("<img src=\"{url}\" alt=\"{linktext}\" />");
+        }
+        if let Some(a) = opts.anchor {
+            url.push('#');
+            url.push_str(a);
+        }
+        let mut attrs = String::new();
+        for (name, val) in [
+            ("rel", opts.rel),
+            ("class", opts.class),
+            ("title", opts.title),
+        ] {
+            if let Some(v) = val {
+                attrs.push_str(&format!(" {name}=\"{v}\""));
+            }
+        }
+        format!("<a href=\"{url}\"{attrs}>{linktext}</a>")
+    }
+
+    /// Pages linking to each page (self-links excluded), computed from the
+    /// scanned links with one bestlink per link. Internal pages are not
+    /// shown anywhere, so their links make no backlinks.
+    pub fn compute_backlinks(&mut self) {
+        use rayon::prelude::*;
+        let resolved: Vec<Vec<Option<PageId>>> = self
+            .pages
+            .par_iter()
+            .map(|p| p.links.iter().map(|l| self.bestlink(&p.name, l)).collect())
+            .collect();
+        let mut back: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
+        for (from, targets) in resolved.iter().enumerate() {
+            if self.pages[from].internal {
+                continue;
+            }
+            for t in targets.iter().flatten() {
+                if *t as usize != from {
+                    back[*t as usize].push(from as PageId);
+                }
+            }
+        }
+        for list in &mut back {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self.backlinks = back;
+        self.resolved = resolved;
+    }
+
+    /// Where link number `i` of page `id` resolves.
+    pub fn resolved_link(&self, id: PageId, i: usize) -> Option<PageId> {
+        match self.resolved.get(id as usize).and_then(|r| r.get(i)) {
+            Some(r) => *r,
+            None => {
+                let p = self.page(id);
+                self.bestlink(&p.name, &p.links[i])
+            }
+        }
+    }
+
+    /// Every link that resolves nowhere, with the pages using it
+    /// (ikiwiki's %brokenlinks).
+    pub fn broken_links(&self) -> BTreeMap<String, Vec<PageId>> {
+        let mut out: BTreeMap<String, Vec<PageId>> = BTreeMap::new();
+        for (i, p) in self.pages.iter().enumerate() {
+            for l in &p.links {
+                if self.bestlink(&p.name, l).is_none() {
+                    out.entry(l.clone()).or_default().push(i as PageId);
+                }
+            }
+        }
+        out
+    }
+
+    /// Creation time as pagespecs and sorting see it (meta date wins).
+    pub fn ctime(&self, id: PageId) -> i64 {
+        let p = self.page(id);
+        p.meta.date.unwrap_or(p.ctime)
+    }
+}
+
+pub fn is_inlinable_image(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    [".png", ".gif", ".jpg", ".jpeg", ".svg"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}

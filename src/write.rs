@@ -1,0 +1,130 @@
+//! Writing outputs: atomically (a temporary file in the same directory,
+//! then rename), and only when the content changed, so an interrupted
+//! build never leaves a half-written page and unchanged files keep their
+//! timestamps.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Suffix of temporary files; a later build removes strays.
+pub const TEMP_SUFFIX: &str = ".wikic-new";
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(TEMP_SUFFIX);
+    path.with_file_name(name)
+}
+
+fn ensure_parent(path: &Path) -> io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        // A file where a directory must go (a page became a directory
+        // of subpages) is replaced.
+        if dir.is_file() {
+            fs::remove_file(dir)?;
+        }
+        fs::create_dir_all(dir)?;
+    }
+    Ok(())
+}
+
+/// Writes `data` to `path` unless it already holds exactly that.
+/// Returns whether the file was written.
+pub fn write_if_changed(path: &Path, data: &[u8]) -> io::Result<bool> {
+    if let Ok(meta) = fs::metadata(path)
+        && meta.is_file()
+        && meta.len() == data.len() as u64
+        && let Ok(existing) = fs::read(path)
+        && existing == data
+    {
+        return Ok(false);
+    }
+    write_atomic(path, data)?;
+    Ok(true)
+}
+
+/// Writes through a temporary file and a rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    ensure_parent(path)?;
+    if path.is_dir() {
+        fs::remove_dir_all(path)?;
+    }
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.flush()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Copies a raw file unless the destination already has its size and
+/// modification time; the copy gets the source's modification time.
+pub fn copy_if_changed(src: &Path, dest: &Path, src_mtime: i64, src_size: u64) -> io::Result<bool> {
+    if let Ok(meta) = fs::metadata(dest)
+        && meta.is_file()
+        && meta.len() == src_size
+        && meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|d| d.as_secs() as i64 == src_mtime)
+    {
+        return Ok(false);
+    }
+    ensure_parent(dest)?;
+    if dest.is_dir() {
+        fs::remove_dir_all(dest)?;
+    }
+    let tmp = temp_path(dest);
+    let result = (|| {
+        fs::copy(src, &tmp)?;
+        let f = fs::File::options().write(true).open(&tmp)?;
+        f.set_modified(UNIX_EPOCH + Duration::from_secs(src_mtime.max(0) as u64))?;
+        drop(f);
+        fs::rename(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_only_on_change_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b/index.html");
+        assert!(write_if_changed(&p, b"hello").unwrap());
+        assert!(!write_if_changed(&p, b"hello").unwrap());
+        assert!(write_if_changed(&p, b"world").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"world");
+        assert!(!temp_path(&p).exists());
+    }
+
+    #[test]
+    fn copies_with_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("s.png");
+        fs::write(&src, b"png").unwrap();
+        let dest = dir.path().join("out/s.png");
+        assert!(copy_if_changed(&src, &dest, 1_000_000, 3).unwrap());
+        assert!(!copy_if_changed(&src, &dest, 1_000_000, 3).unwrap());
+        assert!(copy_if_changed(&src, &dest, 1_000_001, 3).unwrap());
+    }
+}
