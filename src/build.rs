@@ -269,7 +269,16 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
                     if opts.verbose {
                         info!("building {}", p.file);
                     }
+                    let started = Instant::now();
                     let r = render_page(&site, id);
+                    let took = started.elapsed();
+                    if took > Duration::from_millis(20) {
+                        debug!(
+                            "slow page {}: {:.1} ms",
+                            p.file,
+                            took.as_secs_f64() * 1000.0
+                        );
+                    }
                     let out = destdir.join(wiki.htmlpage(&p.name));
                     record(write_if_changed(&out, r.html.as_bytes()), &out);
                     for (path, data) in &r.state.outputs {

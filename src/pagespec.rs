@@ -93,9 +93,12 @@ impl MatchResult {
         Self::new(Outcome::Error, reason)
     }
 
-    fn with(mut self, page: &str, deptype: u8, dynamic: bool) -> Self {
-        self.influences.add(page, deptype);
-        self.influences.dynamic |= dynamic;
+    /// Records an influence when the caller asked for them.
+    fn with(mut self, params: &MatchParams, page: &str, deptype: u8, dynamic: bool) -> Self {
+        if params.track {
+            self.influences.add(page, deptype);
+            self.influences.dynamic |= dynamic;
+        }
         self
     }
 
@@ -150,7 +153,8 @@ impl MatchResult {
 /// same spec tried on many pages from one location).
 #[derive(Debug, Default)]
 pub struct LinkCache {
-    targets: FxHashMap<String, (String, Option<PageId>)>,
+    targets: FxHashMap<String, std::rc::Rc<LinkTarget>>,
+    tags: FxHashMap<String, std::rc::Rc<LinkTarget>>,
 }
 
 /// Extra facts a match may consult.
@@ -158,6 +162,9 @@ pub struct LinkCache {
 pub struct MatchParams<'a> {
     /// Optional memo of link targets for this location.
     pub cache: Option<&'a RefCell<LinkCache>>,
+    /// Collect influences (the pages whose changes could change the
+    /// answer); off by default because it costs an allocation per match.
+    pub track: bool,
     /// The page the spec is written on, for `./` and relative links.
     pub location: Option<&'a str>,
     /// `Some(None)` means "a user was asked about but nobody is signed in".
@@ -250,6 +257,22 @@ impl Glob {
         self.raw == "." || self.raw.starts_with("./")
     }
 
+    /// Matches text of any case; ASCII text is compared without copying.
+    pub fn matches_ci(&self, text: &str) -> bool {
+        if !text.is_ascii() || !self.lc.is_ascii() || text.contains('\n') {
+            return self.matches_lc(&text.to_lowercase());
+        }
+        let t = text.as_bytes();
+        let g = self.lc.as_bytes();
+        match self.shape {
+            Shape::Any => true,
+            Shape::Exact => t.eq_ignore_ascii_case(g),
+            Shape::Prefix(n) => t.len() >= n && t[..n].eq_ignore_ascii_case(&g[..n]),
+            Shape::Suffix(n) => t.len() >= n && t[t.len() - n..].eq_ignore_ascii_case(&g[1..=n]),
+            Shape::General => glob_match_general(&self.lc, &text.to_ascii_lowercase()),
+        }
+    }
+
     /// Matches an already lowercased text.
     pub fn matches_lc(&self, text: &str) -> bool {
         if text.contains('\n') {
@@ -268,6 +291,10 @@ impl Glob {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
     Glob(Glob),
+    /// `page(glob)`: the glob, and only pages (not other files).
+    PageGlob(Glob),
+    /// `internal(glob)`: the glob, internal pages included.
+    InternalGlob(Glob),
     Call(Func, String),
     Unknown(String),
     Not(Box<Node>),
@@ -469,6 +496,8 @@ impl Parser<'_> {
             let arg = &w[open + 1..w.len() - 1];
             return match lookup_func(name, self.fs) {
                 Some(Func::Glob) => Node::Glob(Glob::new(arg)),
+                Some(Func::Page) => Node::PageGlob(Glob::new(arg)),
+                Some(Func::Internal) => Node::InternalGlob(Glob::new(arg)),
                 Some(f) => Node::Call(f, arg.to_string()),
                 None => Node::Unknown(format!("unknown function in pagespec \"{w}\"")),
             };
@@ -502,11 +531,82 @@ impl PageSpec {
 
     /// Matches `page` (a page name that may or may not exist).
     pub fn match_page(&self, wiki: &Wiki, page: &str, params: &MatchParams) -> MatchResult {
-        eval(&self.root, wiki, page, params)
+        let subj = Subject {
+            name: page,
+            id: wiki.id(page),
+        };
+        eval(&self.root, wiki, subj, params)
+    }
+
+    /// Matches an existing page by id (no name lookups).
+    pub fn match_id(&self, wiki: &Wiki, id: PageId, params: &MatchParams) -> MatchResult {
+        let subj = Subject {
+            name: &wiki.page(id).name,
+            id: Some(id),
+        };
+        eval(&self.root, wiki, subj, params)
     }
 
     pub fn matches(&self, wiki: &Wiki, page: &str, params: &MatchParams) -> bool {
         self.match_page(wiki, page, params).is_match()
+    }
+
+    /// A lowercase prefix every matching page name must start with, if the
+    /// spec implies one (`blog/* and !*/discussion` implies `blog/`). Lets
+    /// callers test only a range of pages.
+    pub fn prefix_hint(&self, location: Option<&str>) -> Option<Vec<String>> {
+        fn glob_hint(g: &Glob, location: Option<&str>) -> Option<Vec<String>> {
+            let g = if g.is_relative() {
+                Glob::new(&derel(&g.raw, location))
+            } else {
+                g.clone()
+            };
+            let end = g.lc.find(['*', '?']).unwrap_or(g.lc.len());
+            (end > 0).then(|| vec![g.lc[..end].to_string()])
+        }
+        fn can_error(n: &Node) -> bool {
+            match n {
+                Node::Glob(_) | Node::PageGlob(_) | Node::InternalGlob(_) | Node::Not(_) => false,
+                Node::Unknown(_) => true,
+                Node::Call(f, _) => matches!(
+                    f,
+                    Func::CreatedBefore
+                        | Func::CreatedAfter
+                        | Func::CreationDay
+                        | Func::CreationMonth
+                        | Func::CreationYear
+                        | Func::User
+                        | Func::Admin
+                        | Func::Ip
+                        | Func::MaxSize
+                        | Func::MinSize
+                ),
+                Node::And(a, b) => can_error(a) || can_error(b),
+                Node::Or(_, b) => can_error(b),
+            }
+        }
+        fn hint(n: &Node, location: Option<&str>) -> Option<Vec<String>> {
+            match n {
+                Node::Glob(g) => glob_hint(g, location),
+                Node::PageGlob(g) | Node::InternalGlob(g) => glob_hint(g, location),
+                // Pages outside b's prefix still see a's answer, which
+                // may be an error that must not be skipped.
+                Node::And(a, b) => hint(a, location).or_else(|| {
+                    if can_error(a) {
+                        None
+                    } else {
+                        hint(b, location)
+                    }
+                }),
+                Node::Or(a, b) => {
+                    let mut x = hint(a, location)?;
+                    x.extend(hint(b, location)?);
+                    Some(x)
+                }
+                _ => None,
+            }
+        }
+        hint(&self.root, location)
     }
 
     /// True when the spec names a single page and nothing else, so a
@@ -519,9 +619,43 @@ impl PageSpec {
     }
 }
 
-fn eval(node: &Node, wiki: &Wiki, page: &str, params: &MatchParams) -> MatchResult {
+/// The page a spec is being matched against.
+#[derive(Debug, Clone, Copy)]
+struct Subject<'a> {
+    name: &'a str,
+    id: Option<PageId>,
+}
+
+impl<'a> Subject<'a> {
+    fn of(wiki: &Wiki, name: &'a str) -> Self {
+        Subject {
+            name,
+            id: wiki.id(name),
+        }
+    }
+
+    fn page<'w>(&self, wiki: &'w Wiki) -> Option<&'w crate::wiki::Page> {
+        self.id.map(|i| wiki.page(i))
+    }
+}
+
+fn eval(node: &Node, wiki: &Wiki, page: Subject, params: &MatchParams) -> MatchResult {
     match node {
         Node::Glob(g) => match_compiled(wiki, page, g, params),
+        Node::PageGlob(g) => {
+            let r = match_compiled(wiki, page, g, params);
+            if r.is_match() && !page.page(wiki).is_some_and(|p| p.is_page()) {
+                return MatchResult::fail();
+            }
+            r
+        }
+        Node::InternalGlob(g) => {
+            let p = MatchParams {
+                internal: true,
+                ..*params
+            };
+            match_compiled(wiki, page, g, &p)
+        }
         Node::Call(f, arg) => call(f, arg, wiki, page, params),
         Node::Unknown(msg) => MatchResult::error(msg.clone()),
         Node::Not(n) => eval(n, wiki, page, params).not(),
@@ -608,15 +742,11 @@ fn glob_match_general(g: &str, t: &str) -> bool {
     gi == gb.len()
 }
 
-fn is_internal(wiki: &Wiki, page: &str) -> bool {
-    wiki.page_named(page).is_some_and(|p| p.internal)
-}
-
 fn match_glob(wiki: &Wiki, page: &str, glob: &str, params: &MatchParams) -> MatchResult {
-    match_compiled(wiki, page, &Glob::new(glob), params)
+    match_compiled(wiki, Subject::of(wiki, page), &Glob::new(glob), params)
 }
 
-fn match_compiled(wiki: &Wiki, page: &str, glob: &Glob, params: &MatchParams) -> MatchResult {
+fn match_compiled(wiki: &Wiki, page: Subject, glob: &Glob, params: &MatchParams) -> MatchResult {
     let derelled;
     let glob = if glob.is_relative() {
         derelled = Glob::new(&derel(&glob.raw, params.location));
@@ -624,12 +754,13 @@ fn match_compiled(wiki: &Wiki, page: &str, glob: &Glob, params: &MatchParams) ->
     } else {
         glob
     };
-    let hit = match wiki.page_named(page) {
+    let p = page.page(wiki);
+    let hit = match p {
         Some(p) => glob.matches_lc(&p.lc_name),
-        None => glob.matches_lc(&page.to_lowercase()),
+        None => glob.matches_ci(page.name),
     };
     if hit {
-        if !is_internal(wiki, page) || params.internal {
+        if !p.is_some_and(|p| p.internal) || params.internal {
             MatchResult::success()
         } else {
             MatchResult::fail()
@@ -639,35 +770,85 @@ fn match_compiled(wiki: &Wiki, page: &str, glob: &Glob, params: &MatchParams) ->
     }
 }
 
+/// A `link()` argument resolved from one location.
+#[derive(Debug, Clone)]
+pub struct LinkTarget {
+    best: Option<PageId>,
+    glob: Glob,
+    glob_rel: Glob,
+}
+
+impl LinkTarget {
+    fn new(wiki: &Wiki, link: &str, location: Option<&str>) -> Self {
+        let l = derel(&link.to_lowercase(), location);
+        let best = wiki.bestlink(location.unwrap_or(""), &l);
+        let rel = l.strip_prefix('/').unwrap_or(&l);
+        LinkTarget {
+            best,
+            glob_rel: Glob::new(rel),
+            glob: Glob::new(&l),
+        }
+    }
+}
+
+fn link_glob_hit(wiki: &Wiki, glob: &Glob, text: &str, params: &MatchParams) -> bool {
+    glob.matches_ci(text) && (params.internal || !wiki.page_named(text).is_some_and(|p| p.internal))
+}
+
+/// The resolved target of `link()` (or, with `tag`, of `tagged()`),
+/// from the cache when there is one.
+fn link_target(wiki: &Wiki, arg: &str, params: &MatchParams, tag: bool) -> std::rc::Rc<LinkTarget> {
+    let make = || {
+        let link = if tag {
+            tag_link(wiki, arg)
+        } else {
+            arg.to_string()
+        };
+        std::rc::Rc::new(LinkTarget::new(wiki, &link, params.location))
+    };
+    let Some(cache) = params.cache else {
+        return make();
+    };
+    let hit = {
+        let c = cache.borrow();
+        if tag {
+            c.tags.get(arg).cloned()
+        } else {
+            c.targets.get(arg).cloned()
+        }
+    };
+    match hit {
+        Some(t) => t,
+        None => {
+            let t = make();
+            let mut c = cache.borrow_mut();
+            let map = if tag { &mut c.tags } else { &mut c.targets };
+            map.insert(arg.to_string(), t.clone());
+            t
+        }
+    }
+}
+
 fn match_link(
     wiki: &Wiki,
-    page: &str,
+    page: Subject,
     link: &str,
     params: &MatchParams,
     linktype: Option<&str>,
 ) -> MatchResult {
-    let resolve = || {
-        let l = derel(&link.to_lowercase(), params.location);
-        let best = wiki.bestlink(params.location.unwrap_or(""), &l);
-        (l, best)
-    };
-    let (link, best) = match params.cache {
-        Some(cache) => {
-            if let Some(hit) = cache.borrow().targets.get(link) {
-                hit.clone()
-            } else {
-                let r = resolve();
-                cache
-                    .borrow_mut()
-                    .targets
-                    .insert(link.to_string(), r.clone());
-                r
-            }
-        }
-        None => resolve(),
-    };
-    let dep = |r: MatchResult| r.with(page, DEPEND_LINKS, true);
-    let Some(pid) = wiki.id(page) else {
+    let target = link_target(wiki, link, params, false);
+    match_link_target(wiki, page, &target, params, linktype)
+}
+
+fn match_link_target(
+    wiki: &Wiki,
+    page: Subject,
+    target: &LinkTarget,
+    params: &MatchParams,
+    linktype: Option<&str>,
+) -> MatchResult {
+    let dep = |r: MatchResult| r.with(params, page.name, DEPEND_LINKS, true);
+    let Some(pid) = page.id else {
         return dep(MatchResult::fail());
     };
     let p = wiki.page(pid);
@@ -676,30 +857,90 @@ fn match_link(
     }
     let typed = linktype.map(|t| p.typed.get(t));
     for (i, l) in p.links.iter().enumerate() {
-        if let Some(set) = typed {
-            if !set.is_some_and(|s| s.contains(l)) {
-                continue;
-            }
+        if let Some(set) = typed
+            && !set.is_some_and(|s| s.contains(l))
+        {
+            continue;
         }
-        match best {
-            Some(b) => {
-                if wiki.resolved_link(pid, i) == Some(b) {
-                    return dep(MatchResult::success());
-                }
-            }
+        let hit = match target.best {
+            Some(b) => wiki.resolved_link(pid, i) == Some(b),
             None => {
-                if match_glob(wiki, l, &link, params).is_match() {
-                    return dep(MatchResult::success());
-                }
-                let l_rel = l.strip_prefix('/').unwrap_or(l);
-                let link_rel = link.strip_prefix('/').unwrap_or(&link);
-                if match_glob(wiki, l_rel, link_rel, params).is_match() {
-                    return dep(MatchResult::success());
-                }
+                link_glob_hit(wiki, &target.glob, l, params)
+                    || link_glob_hit(
+                        wiki,
+                        &target.glob_rel,
+                        l.strip_prefix('/').unwrap_or(l),
+                        params,
+                    )
             }
+        };
+        if hit {
+            return dep(MatchResult::success());
         }
     }
     dep(MatchResult::fail())
+}
+
+/// `backlink(test)`: does `test` link to the page being matched?
+fn match_backlink(wiki: &Wiki, subj: Subject, test: &str, params: &MatchParams) -> MatchResult {
+    let tsubj = Subject::of(wiki, test);
+    let mut r = match (tsubj.id, subj.page(wiki)) {
+        // The common case, answered from the resolved links: the page's
+        // name, resolved from the location, among test's link targets.
+        // Whatever the page's name resolves to from the location ends
+        // with that name, so a target list without such a page cannot
+        // contain it.
+        (Some(tid), Some(p))
+            if !wiki.resolved.is_empty()
+                && !wiki.resolved[tid as usize]
+                    .iter()
+                    .flatten()
+                    .any(|t| wiki.page(*t).lc_name.ends_with(&p.lc_name)) =>
+        {
+            MatchResult::fail()
+        }
+        (Some(tid), Some(p)) => {
+            let best = wiki.bestlink(
+                params.location.unwrap_or(""),
+                &derel(&p.lc_name, params.location),
+            );
+            let linked = best.is_some()
+                && wiki
+                    .page(tid)
+                    .links
+                    .iter()
+                    .enumerate()
+                    .any(|(i, _)| wiki.resolved_link(tid, i) == best);
+            if linked {
+                MatchResult::success()
+            } else if best.is_some() || wiki.page(tid).links.is_empty() {
+                MatchResult::fail()
+            } else {
+                match_link(
+                    wiki,
+                    tsubj,
+                    subj.name,
+                    &MatchParams {
+                        cache: None,
+                        ..*params
+                    },
+                    None,
+                )
+            }
+        }
+        _ => match_link(
+            wiki,
+            tsubj,
+            subj.name,
+            &MatchParams {
+                cache: None,
+                ..*params
+            },
+            None,
+        ),
+    };
+    r.influences = Influences::default();
+    r.with(params, test, DEPEND_LINKS, false)
 }
 
 fn ctime_of(wiki: &Wiki, page: &str) -> Option<i64> {
@@ -708,7 +949,7 @@ fn ctime_of(wiki: &Wiki, page: &str) -> Option<i64> {
 
 fn created_cmp(
     wiki: &Wiki,
-    page: &str,
+    page: Subject,
     arg: &str,
     params: &MatchParams,
     before: bool,
@@ -716,27 +957,28 @@ fn created_cmp(
     let test = derel(arg, params.location);
     let Some(tc) = ctime_of(wiki, &test) else {
         return MatchResult::error(format!("{test} does not exist")).with(
+            params,
             &test,
             DEPEND_PRESENCE,
             false,
         );
     };
-    let pc = ctime_of(wiki, page).unwrap_or(0);
+    let pc = page.id.map(|i| wiki.ctime(i)).unwrap_or(0);
     let ok = if before { pc < tc } else { pc > tc };
     let r = if ok {
         MatchResult::success()
     } else {
         MatchResult::fail()
     };
-    r.with(&test, DEPEND_PRESENCE, false)
+    r.with(params, &test, DEPEND_PRESENCE, false)
 }
 
-fn creation_part(wiki: &Wiki, page: &str, arg: &str, what: &str) -> MatchResult {
+fn creation_part(wiki: &Wiki, page: Subject, arg: &str, what: &str) -> MatchResult {
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return MatchResult::error(format!("invalid {what} {arg}"));
     }
     let want: i64 = arg.parse().unwrap_or(-1);
-    let t = ctime_of(wiki, page).unwrap_or(0);
+    let t = page.id.map(|i| wiki.ctime(i)).unwrap_or(0);
     let (y, m, d) = timefmt::ymd(t, wiki.config.timezone.as_deref());
     let have = match what {
         "day" => d,
@@ -750,46 +992,42 @@ fn creation_part(wiki: &Wiki, page: &str, arg: &str, what: &str) -> MatchResult 
     }
 }
 
-fn call(f: &Func, arg: &str, wiki: &Wiki, page: &str, params: &MatchParams) -> MatchResult {
+fn call(f: &Func, arg: &str, wiki: &Wiki, subj: Subject, params: &MatchParams) -> MatchResult {
+    let page = subj.name;
     match f {
-        Func::Glob => match_glob(wiki, page, arg, params),
+        Func::Glob => match_compiled(wiki, subj, &Glob::new(arg), params),
         Func::Internal => {
             let p = MatchParams {
                 internal: true,
                 ..*params
             };
-            match_glob(wiki, page, arg, &p)
+            match_compiled(wiki, subj, &Glob::new(arg), &p)
         }
         Func::Page => {
-            let r = match_glob(wiki, page, arg, params);
-            if r.is_match() && !wiki.page_named(page).is_some_and(|p| p.is_page()) {
+            let r = match_compiled(wiki, subj, &Glob::new(arg), params);
+            if r.is_match() && !subj.page(wiki).is_some_and(|p| p.is_page()) {
                 return MatchResult::fail();
             }
             r
         }
-        Func::Link => match_link(wiki, page, arg, params, None),
+        Func::Link => match_link(wiki, subj, arg, params, None),
         Func::Backlink => {
             let test = if arg == "." {
                 params.location.unwrap_or("")
             } else {
                 arg
             };
-            let mut r = match_link(wiki, test, page, params, None);
-            r.influences = Influences {
-                dynamic: false,
-                pages: vec![(test.to_string(), DEPEND_LINKS)],
-            };
-            r
+            match_backlink(wiki, subj, test, params)
         }
         Func::Tagged => {
-            let link = tag_link(wiki, arg);
-            match_link(wiki, page, &link, params, Some("tag"))
+            let target = link_target(wiki, arg, params, true);
+            match_link_target(wiki, subj, &target, params, Some("tag"))
         }
-        Func::CreatedBefore => created_cmp(wiki, page, arg, params, true),
-        Func::CreatedAfter => created_cmp(wiki, page, arg, params, false),
-        Func::CreationDay => creation_part(wiki, page, arg, "day"),
-        Func::CreationMonth => creation_part(wiki, page, arg, "month"),
-        Func::CreationYear => creation_part(wiki, page, arg, "year"),
+        Func::CreatedBefore => created_cmp(wiki, subj, arg, params, true),
+        Func::CreatedAfter => created_cmp(wiki, subj, arg, params, false),
+        Func::CreationDay => creation_part(wiki, subj, arg, "day"),
+        Func::CreationMonth => creation_part(wiki, subj, arg, "month"),
+        Func::CreationYear => creation_part(wiki, subj, arg, "year"),
         Func::User => match params.user {
             None => MatchResult::error("no user specified"),
             Some(None) => MatchResult::fail(),
@@ -853,7 +1091,7 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, page: &str, params: &MatchParams) -> M
             _ => MatchResult::fail(),
         },
         Func::MetaField(field) => {
-            let meta_val = wiki.page_named(page).and_then(|p| p.meta.field(field));
+            let meta_val = subj.page(wiki).and_then(|p| p.meta.field(field));
             let val = match (meta_val, *field) {
                 (Some(v), _) => Some(v.to_string()),
                 (None, "title") => Some(crate::names::pagetitle(page, false)),
@@ -866,12 +1104,12 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, page: &str, params: &MatchParams) -> M
                     } else {
                         MatchResult::fail()
                     };
-                    r.with(page, DEPEND_CONTENT, true)
+                    r.with(params, page, DEPEND_CONTENT, true)
                 }
-                None => MatchResult::fail().with(page, DEPEND_CONTENT, false),
+                None => MatchResult::fail().with(params, page, DEPEND_CONTENT, false),
             }
         }
-        Func::IsPage => match wiki.page_named(page) {
+        Func::IsPage => match subj.page(wiki) {
             Some(p) if p.is_page() => MatchResult::success(),
             _ => MatchResult::fail(),
         },
@@ -879,7 +1117,7 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, page: &str, params: &MatchParams) -> M
             let Some(limit) = parse_size(arg) else {
                 return MatchResult::error(format!("unable to parse \"{arg}\""));
             };
-            let Some(p) = wiki.page_named(page) else {
+            let Some(p) = subj.page(wiki) else {
                 return MatchResult::fail();
             };
             let ok = if *f == Func::MaxSize {

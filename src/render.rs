@@ -264,6 +264,26 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
     v.insert("ctime".into(), json!(displaytime(wiki, ctime, None, true)));
     v.insert("baseurl".into(), json!(wiki.baseurl(page)));
     v.insert("html5".into(), json!(cfg.html5));
+    // Element names differ between the HTML5 and XHTML layouts; giving
+    // them as values keeps the page template free of per-element ifs.
+    for (var, html5_tag) in [
+        ("t_article", "article"),
+        ("t_section", "section"),
+        ("t_header", "header"),
+        ("t_nav", "nav"),
+        ("t_aside", "aside"),
+        ("t_footer", "footer"),
+    ] {
+        v.insert(var.into(), json!(if cfg.html5 { html5_tag } else { "div" }));
+    }
+    v.insert(
+        "charset_meta".into(),
+        json!(if cfg.html5 {
+            "<meta charset=\"utf-8\" />"
+        } else {
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\" />"
+        }),
+    );
     v.insert("responsive_layout".into(), json!(cfg.responsive_layout));
     if cfg.plugins.enabled("parentlinks") {
         let pl = parentlinks(wiki, page);
@@ -287,11 +307,26 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
         .map(|s| s.as_str())
         .filter(|h| seen.insert(*h))
         .collect();
-    if !heads.is_empty() {
-        v.insert("meta".into(), json!(heads.join("\n")));
+    // Everything else in <head>: edit link, feeds, [[!meta]] elements.
+    let mut head = String::new();
+    if let Some(Value::String(e)) = v.get("editurl") {
+        head.push_str(&format!(
+            "<link rel=\"alternate\" type=\"application/x-wiki\" title=\"Edit this page\" href=\"{e}\" />\n"
+        ));
     }
     if !state.feedlinks.is_empty() {
+        head.push_str(&state.feedlinks);
+        head.push('\n');
         v.insert("feedlinks".into(), json!(state.feedlinks));
+    }
+    if !heads.is_empty() {
+        let meta = heads.join("\n");
+        head.push_str(&meta);
+        head.push('\n');
+        v.insert("meta".into(), json!(meta));
+    }
+    if !head.is_empty() {
+        v.insert("head_extra".into(), json!(head));
     }
     for (field, value) in [("license", &meta.license), ("copyright", &meta.copyright)] {
         if let Some(val) = value {

@@ -138,53 +138,88 @@ pub struct ScanReport {
     pub warnings: Vec<String>,
 }
 
-fn walk_root(
+/// Every file under `root` (relative path, absolute path), in sorted
+/// depth-first order, skipping symlinks and dot directories. Top-level
+/// directories are walked in parallel.
+fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
+    use rayon::prelude::*;
+    let mut top: Vec<_> = match std::fs::read_dir(root) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
+        Err(e) => {
+            report
+                .warnings
+                .push(format!("cannot read {}: {e}", root.display()));
+            return Vec::new();
+        }
+    };
+    top.sort_by_key(|e| e.file_name());
+    let parts: Vec<(Vec<(String, PathBuf)>, Vec<String>)> = top
+        .par_iter()
+        .map(|entry| {
+            let mut files = Vec::new();
+            let mut warnings = Vec::new();
+            let walker = WalkDir::new(entry.path())
+                .follow_links(false)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    // Dot directories never hold publishable files;
+                    // skipping them whole avoids walking .git.
+                    !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
+                });
+            for item in walker {
+                let item = match item {
+                    Ok(i) => i,
+                    Err(e) => {
+                        warnings.push(format!(
+                            "cannot read {}: {e}",
+                            e.path().map_or_else(
+                                || root.display().to_string(),
+                                |p| p.display().to_string()
+                            )
+                        ));
+                        continue;
+                    }
+                };
+                if !item.file_type().is_file() {
+                    continue;
+                }
+                let Ok(relpath) = item.path().strip_prefix(root) else {
+                    continue;
+                };
+                match relpath.to_str() {
+                    Some(rel) => files.push((
+                        rel.replace(std::path::MAIN_SEPARATOR, "/"),
+                        item.into_path(),
+                    )),
+                    None => warnings.push(format!(
+                        "skipping {}: its name is not valid UTF-8; rename it",
+                        item.path().display()
+                    )),
+                }
+            }
+            (files, warnings)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (files, warnings) in parts {
+        out.extend(files);
+        report.warnings.extend(warnings);
+    }
+    out
+}
+
+/// Applies pruning, the name alphabet and precedence to one root's files.
+fn select(
     root: &Path,
+    files: Vec<(String, PathBuf)>,
     underlay: bool,
     config: &Config,
     seen_pages: &mut FxHashSet<String>,
-    out: &mut Vec<SourceFile>,
     report: &mut ScanReport,
-) {
-    let walker = WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            // Dot directories never hold publishable files; skipping them
-            // whole avoids walking .git.
-            e.depth() == 0
-                || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
-        });
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                report.warnings.push(format!(
-                    "cannot read {}: {e}",
-                    e.path()
-                        .map_or_else(|| root.display().to_string(), |p| p.display().to_string())
-                ));
-                continue;
-            }
-        };
-        let ft = entry.file_type();
-        if ft.is_dir() || ft.is_symlink() {
-            continue;
-        }
-        let Ok(relpath) = entry.path().strip_prefix(root) else {
-            continue;
-        };
-        let Some(rel) = relpath
-            .to_str()
-            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
-        else {
-            report.warnings.push(format!(
-                "skipping {}: its name is not valid UTF-8; rename it",
-                entry.path().display()
-            ));
-            continue;
-        };
+) -> Vec<(String, PathBuf)> {
+    let mut kept = Vec::with_capacity(files.len());
+    for (rel, abs) in files {
         if is_pruned(&rel, config) {
             continue;
         }
@@ -208,45 +243,52 @@ fn walk_root(
             ));
             continue;
         }
-        let meta = match entry.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                report
-                    .warnings
-                    .push(format!("cannot stat {}: {e}", entry.path().display()));
-                continue;
-            }
-        };
-        let (mtime, ctime) = times(&meta);
         seen_pages.insert(page);
-        out.push(SourceFile {
-            rel,
-            abs: entry.path().to_path_buf(),
-            underlay,
-            mtime,
-            ctime,
-            size: meta.len(),
-        });
+        kept.push((rel, abs));
     }
+    kept
 }
 
 /// All source files of the wiki: srcdir wins over underlays, and an
 /// earlier underlay over a later one.
 pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
-    let mut out = Vec::new();
+    use rayon::prelude::*;
     let mut report = ScanReport::default();
     let mut seen_pages = FxHashSet::default();
-    walk_root(
-        &config.srcdir,
-        false,
-        config,
-        &mut seen_pages,
-        &mut out,
-        &mut report,
-    );
+    let mut kept: Vec<(String, PathBuf, bool)> = Vec::new();
+    let mut roots: Vec<(&Path, bool)> = vec![(config.srcdir.as_path(), false)];
     for dir in &config.underlays {
         if dir.is_dir() && *dir != config.srcdir {
-            walk_root(dir, true, config, &mut seen_pages, &mut out, &mut report);
+            roots.push((dir.as_path(), true));
+        }
+    }
+    for (root, underlay) in roots {
+        let files = list_files(root, &mut report);
+        for (rel, abs) in select(root, files, underlay, config, &mut seen_pages, &mut report) {
+            kept.push((rel, abs, underlay));
+        }
+    }
+    let stats: Vec<Result<SourceFile, String>> = kept
+        .into_par_iter()
+        .map(|(rel, abs, underlay)| {
+            let meta = std::fs::metadata(&abs)
+                .map_err(|e| format!("cannot stat {}: {e}", abs.display()))?;
+            let (mtime, ctime) = times(&meta);
+            Ok(SourceFile {
+                rel,
+                abs,
+                underlay,
+                mtime,
+                ctime,
+                size: meta.len(),
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(stats.len());
+    for s in stats {
+        match s {
+            Ok(f) => out.push(f),
+            Err(w) => report.warnings.push(w),
         }
     }
     (out, report)

@@ -130,6 +130,8 @@ pub struct Wiki {
     /// For each page, where each of its links resolves (parallel to
     /// `Page::links`), so pagespecs do not resolve links again.
     pub resolved: Vec<Vec<Option<PageId>>>,
+    /// Page ids ordered by lowercased name, for prefix ranges.
+    by_lc_sorted: Vec<PageId>,
 }
 
 impl Wiki {
@@ -142,6 +144,7 @@ impl Wiki {
             dest: FxHashMap::default(),
             backlinks: Vec::new(),
             resolved: Vec::new(),
+            by_lc_sorted: Vec::new(),
         };
         w.reindex();
         w
@@ -171,6 +174,21 @@ impl Wiki {
                 self.dest.insert(p.file.clone(), id);
             }
         }
+        let mut sorted: Vec<PageId> = (0..self.pages.len() as PageId).collect();
+        sorted.sort_by(|a, b| {
+            self.pages[*a as usize]
+                .lc_name
+                .cmp(&self.pages[*b as usize].lc_name)
+        });
+        self.by_lc_sorted = sorted;
+    }
+
+    /// Pages whose lowercased name starts with `prefix` (lowercase).
+    pub fn with_lc_prefix(&self, prefix: &str) -> &[PageId] {
+        let key = |id: &PageId| self.pages[*id as usize].lc_name.as_str();
+        let start = self.by_lc_sorted.partition_point(|id| key(id) < prefix);
+        let len = self.by_lc_sorted[start..].partition_point(|id| key(id).starts_with(prefix));
+        &self.by_lc_sorted[start..start + len]
     }
 
     pub fn id(&self, name: &str) -> Option<PageId> {

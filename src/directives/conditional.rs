@@ -59,6 +59,7 @@ impl Directive for If {
                         location: Some(&cx.page),
                         sourcepage: Some(&cx.page),
                         destpage: Some(&cx.destpage),
+                        track: true,
                         ..Default::default()
                     };
                     let r = spec.match_page(cx.wiki(), &cx.page, &mp);

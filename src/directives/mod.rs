@@ -371,6 +371,7 @@ pub fn match_pages_with(
     num: Option<usize>,
     destpage: Option<&str>,
 ) -> Result<Vec<crate::wiki::PageId>, String> {
+    let started = std::time::Instant::now();
     let parsed = cx.site.pagespec(spec);
     let parsed = parsed.as_ref().as_ref().map_err(|e| e.to_string())?;
     cx.state.add_depends_spec(spec, deptype);
@@ -385,20 +386,51 @@ pub fn match_pages_with(
     };
     let wiki = cx.wiki();
     let mut out = Vec::new();
-    for (i, p) in wiki.pages.iter().enumerate() {
-        if filter == Some(p.name.as_str()) {
-            continue;
+    let mut try_page = |id: crate::wiki::PageId| -> Result<bool, String> {
+        if filter == Some(wiki.page(id).name.as_str()) {
+            return Ok(false);
         }
-        let r = parsed.match_page(wiki, &p.name, &mp);
+        let r = parsed.match_id(wiki, id, &mp);
         if r.is_error() {
             return Err(format!("cannot match pages: {}", r.reason));
         }
         if r.is_match() {
-            out.push(i as crate::wiki::PageId);
+            out.push(id);
             if num.is_some_and(|n| out.len() >= n) {
-                break;
+                return Ok(true);
             }
         }
+        Ok(false)
+    };
+    match parsed.prefix_hint(Some(&page)) {
+        Some(prefixes) => {
+            let mut candidates: Vec<crate::wiki::PageId> = prefixes
+                .iter()
+                .flat_map(|p| wiki.with_lc_prefix(p).iter().copied())
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            for id in candidates {
+                if try_page(id)? {
+                    break;
+                }
+            }
+        }
+        None => {
+            for id in 0..wiki.pages.len() as crate::wiki::PageId {
+                if try_page(id)? {
+                    break;
+                }
+            }
+        }
+    }
+    let took = started.elapsed();
+    if took > std::time::Duration::from_millis(1) {
+        tracing::debug!(
+            "slow pagespec {spec:?} on {}: {:.1} ms",
+            cx.page,
+            took.as_secs_f64() * 1000.0
+        );
     }
     Ok(out)
 }
