@@ -73,7 +73,11 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
             let mut text = None;
             let mut error = None;
             if kind.is_some() {
-                match std::fs::read(&f.abs) {
+                let bytes = match f.builtin {
+                    Some(b) => Ok(b.to_vec()),
+                    None => std::fs::read(&f.abs),
+                };
+                match bytes {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(s) => text = Some(Arc::<str>::from(s)),
                         Err(e) => {
@@ -107,6 +111,7 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
                 ctime: f.ctime,
                 mtime: f.mtime,
                 size: f.size,
+                builtin: f.builtin,
                 ..Default::default()
             };
             (page, text, error)
@@ -154,10 +159,11 @@ fn collect_templatebodies(site: &mut Site) {
             continue;
         }
         for d in find_all(text, prefix) {
-            if d.command == "templatebody" && !d.escaped {
-                if let Ok(body) = TemplateBody::body(&Params::new(parse_params(d.params))) {
-                    bodies.push((p.name.clone(), body));
-                }
+            if d.command == "templatebody"
+                && !d.escaped
+                && let Ok(body) = TemplateBody::body(&Params::new(parse_params(d.params)))
+            {
+                bodies.push((p.name.clone(), body));
             }
         }
     }
@@ -198,9 +204,7 @@ fn scan_pages(site: &mut Site) {
             .into_par_iter()
             .map(|i| {
                 let p = &site.wiki.pages[i];
-                if p.kind.is_none() {
-                    return None;
-                }
+                p.kind.as_ref()?;
                 let text = site.sources[i].as_deref().unwrap_or("");
                 let mut cx = Context::new(site, &p.name, &p.name, true);
                 if cfg.discussion {
@@ -288,7 +292,10 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
                 }
                 None => {
                     let out = destdir.join(&p.file);
-                    record(copy_if_changed(&p.src_path, &out, p.mtime, p.size), &out);
+                    match p.builtin {
+                        Some(content) => record(write_if_changed(&out, content), &out),
+                        None => record(copy_if_changed(&p.src_path, &out, p.mtime, p.size), &out),
+                    }
                 }
             }
             errs

@@ -84,6 +84,7 @@ fn init_logging(verbose: bool) {
         .with_env_filter(filter)
         .without_time()
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -158,6 +159,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::from_setup(&setup)?;
     for p in &config.plugins.unknown {
         tracing::warn!("plugin {p} is not an ikiwiki plugin wikic knows; ignoring it");
+    }
+    let missing = config.plugins.unimplemented();
+    if !missing.is_empty() {
+        tracing::warn!(
+            "plugins not implemented by wikic (their directives are left as written): {}",
+            missing.join(", ")
+        );
     }
     if let Some(tz) = &config.timezone {
         // SAFETY: no other thread exists yet; the time zone must be in the

@@ -113,8 +113,11 @@ impl Config {
                 add_underlay(p);
             }
         }
+        // An empty `underlaydir` means no underlay; a missing one means
+        // ikiwiki's basewiki when it is installed.
         let underlaydir = match setup.path("underlaydir") {
             Some(p) => Some(p),
+            None if setup.has("underlaydir") => None,
             None => {
                 let p = underlaydirbase.join("basewiki");
                 p.is_dir().then_some(p)

@@ -143,10 +143,10 @@ fn parse_attrs(attrs: &str) -> (String, Escape, Option<String>) {
 }
 
 fn take_value(s: &str) -> (String, &str) {
-    if let Some(q) = s.chars().next().filter(|c| *c == '"' || *c == '\'') {
-        if let Some(e) = s[1..].find(q) {
-            return (s[1..1 + e].to_string(), &s[1 + e + 1..]);
-        }
+    if let Some(q) = s.chars().next().filter(|c| *c == '"' || *c == '\'')
+        && let Some(e) = s[1..].find(q)
+    {
+        return (s[1..1 + e].to_string(), &s[1 + e + 1..]);
     }
     let end = s.find(char::is_whitespace).unwrap_or(s.len());
     (s[..end].to_string(), &s[end..])

@@ -15,49 +15,92 @@ pub struct LinkMatch<'t> {
     pub anchor: Option<&'t str>,
 }
 
-fn run(s: &str, i: usize, stop: impl Fn(char) -> bool) -> usize {
-    let mut j = i;
-    for c in s[i..].chars() {
-        if stop(c) {
-            break;
+/// Positions of the characters that end the parts of a wikilink, so each
+/// "scan to the next stop" is a binary search instead of a walk: a page of
+/// `[[[[[[...` would otherwise cost quadratic time.
+struct Stops<'s> {
+    s: &'s str,
+    prefix_directives: bool,
+    /// End of link text: `]` or `|` (plus whitespace without prefixes).
+    text: Vec<usize>,
+    /// End of the target: newline, `]`, `#` (whitespace without prefixes).
+    target: Vec<usize>,
+    /// End of an anchor: whitespace or `]`; built on first use, as only
+    /// links with `#` need it.
+    anchor: std::cell::OnceCell<Vec<usize>>,
+}
+
+impl<'s> Stops<'s> {
+    fn new(s: &'s str, prefix_directives: bool) -> Stops<'s> {
+        let mut text = Vec::new();
+        let mut target = Vec::new();
+        if prefix_directives {
+            // All stop characters are ASCII, so a byte scan is exact.
+            for (i, &b) in s.as_bytes().iter().enumerate() {
+                match b {
+                    b']' => {
+                        text.push(i);
+                        target.push(i);
+                    }
+                    b'|' => text.push(i),
+                    b'#' | b'\n' | b'\r' => target.push(i),
+                    _ => {}
+                }
+            }
+        } else {
+            for (i, c) in s.char_indices() {
+                let ws = c.is_whitespace();
+                if c == ']' || c == '|' || ws {
+                    text.push(i);
+                }
+                if c == ']' || c == '#' || ws {
+                    target.push(i);
+                }
+            }
         }
-        j += c.len_utf8();
+        Stops {
+            s,
+            prefix_directives,
+            text,
+            target,
+            anchor: std::cell::OnceCell::new(),
+        }
     }
-    j
+
+    fn anchor(&self) -> &[usize] {
+        self.anchor.get_or_init(|| {
+            let _ = self.prefix_directives;
+            self.s
+                .char_indices()
+                .filter(|(_, c)| *c == ']' || c.is_whitespace())
+                .map(|(i, _)| i)
+                .collect()
+        })
+    }
+
+    fn next(v: &[usize], from: usize, len: usize) -> usize {
+        let k = v.partition_point(|&p| p < from);
+        v.get(k).copied().unwrap_or(len)
+    }
 }
 
 /// Matches the part after `[[` at `i`: `(?:text|)?target(?:#anchor)?]]`.
-fn match_body(
-    s: &str,
+fn match_body<'s>(
+    s: &'s str,
     i: usize,
-    prefix_directives: bool,
-) -> Option<(Option<&str>, &str, Option<&str>, usize)> {
-    let text_stop =
-        |c: char| c == ']' || c == '|' || (!prefix_directives && (c == '\n' || c.is_whitespace()));
-    let target_stop = |c: char| {
-        if prefix_directives {
-            c == '\n' || c == '\r' || c == ']' || c == '#'
-        } else {
-            c.is_whitespace() || c == ']' || c == '#'
-        }
-    };
-    let finish = |text: Option<&'_ str>, t0: usize| -> Option<usize> {
-        let _ = text;
-        let t1 = run(s, t0, target_stop);
+    stops: &Stops,
+) -> Option<(Option<&'s str>, &'s str, Option<&'s str>, usize)> {
+    let len = s.len();
+    let attempt = |t0: usize| -> Option<(&'s str, Option<&'s str>, usize)> {
+        let t1 = Stops::next(&stops.target, t0, len);
         if t1 == t0 {
             return None;
         }
-        Some(t1)
-    };
-    // With link text first, as the regex's optional group prefers.
-    let attempt = |text: Option<&'_ str>, t0: usize| {
-        let t1 = finish(text, t0)?;
         let rest = &s[t1..];
-        if let Some(after_hash) = rest.strip_prefix('#') {
+        if rest.starts_with('#') {
             let a0 = t1 + 1;
-            let a1 = run(s, a0, |c| c.is_whitespace() || c == ']');
+            let a1 = Stops::next(stops.anchor(), a0, len);
             if a1 > a0 && s[a1..].starts_with("]]") {
-                let _ = after_hash;
                 return Some((&s[t0..t1], Some(&s[a0..a1]), a1 + 2));
             }
             None
@@ -67,13 +110,15 @@ fn match_body(
             None
         }
     };
-    let x = run(s, i, text_stop);
-    if x > i && s[x..].starts_with('|') {
-        if let Some((target, anchor, end)) = attempt(Some(&s[i..x]), x + 1) {
-            return Some((Some(&s[i..x]), target, anchor, end));
-        }
+    // With link text first, as the regex's optional group prefers.
+    let x = Stops::next(&stops.text, i, len);
+    if x > i
+        && s[x..].starts_with('|')
+        && let Some((target, anchor, end)) = attempt(x + 1)
+    {
+        return Some((Some(&s[i..x]), target, anchor, end));
     }
-    let (target, anchor, end) = attempt(None, i)?;
+    let (target, anchor, end) = attempt(i)?;
     Some((None, target, anchor, end))
 }
 
@@ -82,6 +127,10 @@ fn match_body(
 pub fn find_links(s: &str, prefix_directives: bool) -> Vec<LinkMatch<'_>> {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
+    if memchr::memmem::find(bytes, b"[[").is_none() {
+        return out;
+    }
+    let stops = Stops::new(s, prefix_directives);
     let mut pos = 0;
     while let Some(k) = memchr::memmem::find(&bytes[pos..], b"[[") {
         let open = pos + k;
@@ -90,7 +139,7 @@ pub fn find_links(s: &str, prefix_directives: bool) -> Vec<LinkMatch<'_>> {
             pos = open + 1;
             continue;
         }
-        match match_body(s, body, prefix_directives) {
+        match match_body(s, body, &stops) {
             Some((text, target, anchor, end)) => {
                 let escaped = open > pos && bytes[open - 1] == b'\\';
                 out.push(LinkMatch {
@@ -192,6 +241,7 @@ pub fn linkify(wiki: &Wiki, page: &str, destpage: &str, s: &str) -> String {
     }
     let mut out = String::with_capacity(s.len() + links.len() * 32);
     let mut last = 0;
+    let page_id = wiki.id(page);
     for m in links {
         out.push_str(&s[last..m.start]);
         last = m.end;
@@ -219,7 +269,19 @@ pub fn linkify(wiki: &Wiki, page: &str, destpage: &str, s: &str) -> String {
             anchor: m.anchor,
             ..Default::default()
         };
-        out.push_str(&wiki.htmllink(page, destpage, &linkpage(m.target), &opts));
+        let target = linkpage(m.target);
+        // The scan pass resolved this page's own links already.
+        let known = page_id.and_then(|id| {
+            let p = wiki.page(id);
+            p.links
+                .iter()
+                .position(|l| *l == target)
+                .map(|i| wiki.resolved_link(id, i))
+        });
+        out.push_str(&match known {
+            Some(best) => wiki.htmllink_resolved(page, destpage, &target, best, &opts),
+            None => wiki.htmllink(page, destpage, &target, &opts),
+        });
     }
     out.push_str(&s[last..]);
     out

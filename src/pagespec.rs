@@ -551,19 +551,11 @@ impl PageSpec {
         self.match_page(wiki, page, params).is_match()
     }
 
-    /// A lowercase prefix every matching page name must start with, if the
-    /// spec implies one (`blog/* and !*/discussion` implies `blog/`). Lets
-    /// callers test only a range of pages.
-    pub fn prefix_hint(&self, location: Option<&str>) -> Option<Vec<String>> {
-        fn glob_hint(g: &Glob, location: Option<&str>) -> Option<Vec<String>> {
-            let g = if g.is_relative() {
-                Glob::new(&derel(&g.raw, location))
-            } else {
-                g.clone()
-            };
-            let end = g.lc.find(['*', '?']).unwrap_or(g.lc.len());
-            (end > 0).then(|| vec![g.lc[..end].to_string()])
-        }
+    /// The only pages that can match, when the spec says: a glob with a
+    /// fixed prefix (`blog/* and ...` can only match pages under `blog/`),
+    /// or `link(x)`/`tagged(x)` with an existing target (only pages
+    /// linking to it). Sorted by page id. Callers test just these.
+    pub fn candidates(&self, wiki: &Wiki, location: Option<&str>) -> Option<Vec<PageId>> {
         fn can_error(n: &Node) -> bool {
             match n {
                 Node::Glob(_) | Node::PageGlob(_) | Node::InternalGlob(_) | Node::Not(_) => false,
@@ -585,28 +577,62 @@ impl PageSpec {
                 Node::Or(_, b) => can_error(b),
             }
         }
-        fn hint(n: &Node, location: Option<&str>) -> Option<Vec<String>> {
+        fn by_prefix(wiki: &Wiki, g: &Glob, location: Option<&str>) -> Option<Vec<PageId>> {
+            let g = if g.is_relative() {
+                Glob::new(&derel(&g.raw, location))
+            } else {
+                g.clone()
+            };
+            let end = g.lc.find(['*', '?']).unwrap_or(g.lc.len());
+            if end == 0 {
+                return None;
+            }
+            let mut v = wiki.with_lc_prefix(&g.lc[..end]).to_vec();
+            v.sort_unstable();
+            Some(v)
+        }
+        fn by_link(wiki: &Wiki, link: &str, location: Option<&str>) -> Option<Vec<PageId>> {
+            let best = LinkTarget::new(wiki, link, location).best?;
+            wiki.linkers.get(best as usize).cloned()
+        }
+        fn intersect(a: Vec<PageId>, b: &[PageId]) -> Vec<PageId> {
+            a.into_iter()
+                .filter(|x| b.binary_search(x).is_ok())
+                .collect()
+        }
+        fn cands(n: &Node, wiki: &Wiki, location: Option<&str>) -> Option<Vec<PageId>> {
             match n {
-                Node::Glob(g) => glob_hint(g, location),
-                Node::PageGlob(g) | Node::InternalGlob(g) => glob_hint(g, location),
-                // Pages outside b's prefix still see a's answer, which
-                // may be an error that must not be skipped.
-                Node::And(a, b) => hint(a, location).or_else(|| {
-                    if can_error(a) {
+                Node::Glob(g) | Node::PageGlob(g) | Node::InternalGlob(g) => {
+                    by_prefix(wiki, g, location)
+                }
+                Node::Call(Func::Link, arg) => by_link(wiki, arg, location),
+                Node::Call(Func::Tagged, arg) => by_link(wiki, &tag_link(wiki, arg), location),
+                // A page outside a's candidates fails a, and then the
+                // `and` fails whatever b says. Outside b's, a still runs
+                // and might be an error, which must not be skipped.
+                Node::And(a, b) => {
+                    let ca = cands(a, wiki, location);
+                    let cb = if can_error(a) {
                         None
                     } else {
-                        hint(b, location)
+                        cands(b, wiki, location)
+                    };
+                    match (ca, cb) {
+                        (Some(x), Some(y)) => Some(intersect(x, &y)),
+                        (x, y) => x.or(y),
                     }
-                }),
+                }
                 Node::Or(a, b) => {
-                    let mut x = hint(a, location)?;
-                    x.extend(hint(b, location)?);
+                    let mut x = cands(a, wiki, location)?;
+                    x.extend(cands(b, wiki, location)?);
+                    x.sort_unstable();
+                    x.dedup();
                     Some(x)
                 }
                 _ => None,
             }
         }
-        hint(&self.root, location)
+        cands(&self.root, wiki, location)
     }
 
     /// True when the spec names a single page and nothing else, so a

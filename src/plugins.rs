@@ -168,6 +168,47 @@ pub const IKIWIKI_PLUGINS: &[&str] = &[
     "wmd",
 ];
 
+/// Plugins wikic implements (or that need nothing at build time). An
+/// enabled plugin outside this list draws a warning: its directives are
+/// left in pages as written, as ikiwiki does with unknown directives.
+pub const IMPLEMENTED: &[&str] = &[
+    "mdwn",
+    "link",
+    "inline",
+    "meta",
+    "htmlscrubber",
+    "conditional",
+    "parentlinks",
+    "templatebody",
+    "tag",
+    "template",
+    "toc",
+    "map",
+    "shortcut",
+    "pagecount",
+    "orphans",
+    "brokenlinks",
+    "goodstuff",
+    "transient",
+    "norcs",
+    "goto",
+    "html",
+    "txt",
+    // Web-side plugins: no effect on a build.
+    "passwordauth",
+    "openid",
+    "signinedit",
+    "lockedit",
+    "editpage",
+    "recentchanges",
+    "emailauth",
+    "loginselector",
+    "httpauth",
+    "anonok",
+    "opendiscussion",
+    "moderatedcomments",
+];
+
 /// Plugins that pull in other plugins when loaded.
 const DEPENDENCIES: &[(&str, &[&str])] = &[
     ("404", &["goto"]),
@@ -247,6 +288,15 @@ impl PluginSet {
                 }
             }
         }
+    }
+
+    /// Enabled plugins wikic does not implement.
+    pub fn unimplemented(&self) -> Vec<&str> {
+        self.order
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|p| !IMPLEMENTED.contains(p))
+            .collect()
     }
 
     pub fn enabled(&self, name: &str) -> bool {

@@ -128,10 +128,10 @@ impl<'s> Outer<'s> {
             let keyed = n == 0 && value_starts.len() == 2;
             if keyed || value_starts.len() == 1 {
                 ends.extend(lazy_ends(s, v, "\"\"\"", "\"\"\""));
-                if s[v..].starts_with('"') {
-                    if let Some(k) = s[v + 1..].find('"') {
-                        ends.push(v + 1 + k + 1);
-                    }
+                if s[v..].starts_with('"')
+                    && let Some(k) = s[v + 1..].find('"')
+                {
+                    ends.push(v + 1 + k + 1);
                 }
                 ends.extend(lazy_ends(s, v, "'''", "'''"));
                 ends.extend(heredoc_ends(s, v).into_iter().map(|(e, _, _)| e));
@@ -235,17 +235,17 @@ impl<'s> Finder<'s> {
         let command = &s[cmd_start..cmd_end];
         if self.prefix_directives {
             let ws_end = skip_while(s, cmd_end, is_space);
-            if ws_end > cmd_end {
-                if let Some(end) = self.outer.rest_iterative(ws_end) {
-                    return Some(Found {
-                        start,
-                        end,
-                        escaped,
-                        prefix,
-                        command,
-                        params: &s[cmd_end..end - 2],
-                    });
-                }
+            if ws_end > cmd_end
+                && let Some(end) = self.outer.rest_iterative(ws_end)
+            {
+                return Some(Found {
+                    start,
+                    end,
+                    escaped,
+                    prefix,
+                    command,
+                    params: &s[cmd_end..end - 2],
+                });
             }
             if s[cmd_end..].starts_with("]]") {
                 return Some(Found {
@@ -283,17 +283,13 @@ impl<'s> Finder<'s> {
         while let Some(k) = memchr::memmem::find(&bytes[pos..], b"[[") {
             let open = pos + k;
             let escaped = open > from && bytes[open - 1] == b'\\';
-            if escaped {
-                if let Some(f) = self.match_at(open, true) {
-                    return Some(f);
-                }
+            if escaped && let Some(f) = self.match_at(open, true) {
+                return Some(f);
             }
+            // An escaped directive that failed to match cannot match
+            // unescaped either (the text after `[[` is the same), but
+            // trying keeps exactly the regex's order.
             if let Some(f) = self.match_at(open, false) {
-                if !escaped {
-                    return Some(f);
-                }
-                // An escape that failed to match cannot succeed unescaped
-                // at the same text, but keep the regex's exact behaviour.
                 return Some(f);
             }
             pos = open + 1;
@@ -363,13 +359,11 @@ fn param_at(p: &str, i: usize) -> Option<(Option<&str>, String, usize)> {
             }
         }
         // "double"
-        if p[v..].starts_with('"') {
-            if let Some(k) = p[v + 1..].find('"') {
-                let e = v + 1 + k + 1;
-                if let Some(end) = delimiter(p, e) {
-                    return Some((key, p[v + 1..e - 1].to_string(), end));
-                }
-            }
+        if p[v..].starts_with('"')
+            && let Some(k) = p[v + 1..].find('"')
+            && let Some(end) = delimiter(p, v + k + 2)
+        {
+            return Some((key, p[v + 1..v + k + 1].to_string(), end));
         }
         // '''triple single'''
         for e in lazy_ends(p, v, "'''", "'''") {
@@ -385,10 +379,10 @@ fn param_at(p: &str, i: usize) -> Option<(Option<&str>, String, usize)> {
         }
         // \S+
         let u = skip_while(p, v, |c| !is_space(c));
-        if u > v {
-            if let Some(end) = delimiter(p, u) {
-                return Some((key, p[v..u].to_string(), end));
-            }
+        if u > v
+            && let Some(end) = delimiter(p, u)
+        {
+            return Some((key, p[v..u].to_string(), end));
         }
     }
     None

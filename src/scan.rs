@@ -23,6 +23,8 @@ pub struct SourceFile {
     /// the inode change time and the modification time.
     pub ctime: i64,
     pub size: u64,
+    /// Content built into wikic (the files of [`crate::basewiki`]).
+    pub builtin: Option<&'static [u8]>,
 }
 
 /// Page types wikic can render, given the enabled plugins.
@@ -153,7 +155,8 @@ fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
         }
     };
     top.sort_by_key(|e| e.file_name());
-    let parts: Vec<(Vec<(String, PathBuf)>, Vec<String>)> = top
+    type Listing = (Vec<(String, PathBuf)>, Vec<String>);
+    let parts: Vec<Listing> = top
         .par_iter()
         .map(|entry| {
             let mut files = Vec::new();
@@ -281,6 +284,7 @@ pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
                 mtime,
                 ctime,
                 size: meta.len(),
+                builtin: None,
             })
         })
         .collect();
@@ -289,6 +293,21 @@ pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
         match s {
             Ok(f) => out.push(f),
             Err(w) => report.warnings.push(w),
+        }
+    }
+    for (rel, content) in crate::basewiki::FILES {
+        let page = page_name(rel, config);
+        if !seen_pages.contains(&page) && !is_pruned(rel, config) {
+            seen_pages.insert(page);
+            out.push(SourceFile {
+                rel: rel.to_string(),
+                abs: PathBuf::new(),
+                underlay: true,
+                mtime: 0,
+                ctime: 0,
+                size: content.len() as u64,
+                builtin: Some(content),
+            });
         }
     }
     (out, report)

@@ -14,7 +14,7 @@ use crate::plugins::PluginSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("cannot read setup file {path}: {source}")]
+    #[error("cannot read setup file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

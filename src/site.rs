@@ -72,20 +72,13 @@ impl Site {
         &self,
         id: &str,
     ) -> Result<(String, Arc<Result<HtmlTemplate, String>>), String> {
-        let (tpage, name) = match id.strip_prefix('/') {
-            Some(rest) => (rest.to_string(), rest.to_string()),
-            None => (format!("templates/{id}"), id.to_string()),
+        let tpage = match id.strip_prefix('/') {
+            Some(rest) => rest.to_string(),
+            None => format!("templates/{id}"),
         };
-        let found = if !name.ends_with(".tmpl") && self.wiki.exists(&tpage) {
-            Some(tpage.clone())
-        } else if self.wiki.exists(&tpage) {
-            Some(tpage.clone())
-        } else {
-            None
-        };
-        let Some(tpage) = found else {
+        if !self.wiki.exists(&tpage) {
             return Err(format!("template {id} not found"));
-        };
+        }
         if let Some(t) = self
             .wiki_templates
             .read()

@@ -87,7 +87,83 @@ impl Templates {
                 }
             }
         }
+        t.check_partials(templatedir)?;
         Ok(t)
+    }
+
+    /// Refuses templates that include each other in a cycle, which would
+    /// recurse without end at render time.
+    fn check_partials(&self, dir: Option<&Path>) -> Result<()> {
+        let file = |name: &str| match dir {
+            Some(d) if d.join(format!("{name}.hbs")).exists() => {
+                d.join(format!("{name}.hbs")).display().to_string()
+            }
+            _ => format!("{name}.hbs (built in)"),
+        };
+        let mut graph: FxHashMap<&str, Vec<String>> = FxHashMap::default();
+        for (name, kind) in &self.kinds {
+            if !matches!(kind, Kind::Hbs) {
+                continue;
+            }
+            let src = &self.sources[name];
+            let mut deps = Vec::new();
+            let mut rest = src.as_str();
+            while let Some(i) = rest.find("{{") {
+                rest = &rest[i + 2..];
+                let t = rest.trim_start_matches(['~', '#']).trim_start();
+                if let Some(after) = t.strip_prefix('>') {
+                    let after = after.trim_start();
+                    if after.starts_with('(') {
+                        anyhow::bail!(
+                            "template {}: partials with computed names are not supported",
+                            file(name)
+                        );
+                    }
+                    let dep: String = after
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '}' && *c != '~')
+                        .collect();
+                    deps.push(dep);
+                }
+            }
+            graph.insert(name.as_str(), deps);
+        }
+        fn visit<'a>(
+            n: &'a str,
+            graph: &'a FxHashMap<&'a str, Vec<String>>,
+            stack: &mut Vec<&'a str>,
+            done: &mut rustc_hash::FxHashSet<&'a str>,
+        ) -> Option<Vec<String>> {
+            if let Some(pos) = stack.iter().position(|s| *s == n) {
+                let mut cycle: Vec<String> = stack[pos..].iter().map(|s| s.to_string()).collect();
+                cycle.push(n.to_string());
+                return Some(cycle);
+            }
+            if !done.insert(n) {
+                return None;
+            }
+            stack.push(n);
+            for d in graph.get(n).into_iter().flatten() {
+                if let Some(c) = visit(d, graph, stack, done) {
+                    return Some(c);
+                }
+            }
+            stack.pop();
+            None
+        }
+        let mut done = rustc_hash::FxHashSet::default();
+        let mut names: Vec<&str> = graph.keys().copied().collect();
+        names.sort();
+        for n in names {
+            if let Some(cycle) = visit(n, &graph, &mut Vec::new(), &mut done) {
+                let files: Vec<String> = cycle.iter().map(|c| file(c)).collect();
+                anyhow::bail!(
+                    "templates include each other in a loop: {}; remove one of the {{{{> ...}}}} includes",
+                    files.join(" -> ")
+                );
+            }
+        }
+        Ok(())
     }
 
     fn add_hbs(&mut self, name: &str, src: &str) -> Result<()> {
@@ -171,6 +247,18 @@ mod tests {
         assert!(out.contains("<a href=\"./x/\">a &amp; <b>b</b></a>"));
         assert!(t.uses("inlinepage", "content"));
         assert!(!t.uses("archivepage", "content"));
+    }
+
+    #[test]
+    fn include_loops_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.hbs"), "{{> inlinepage}}").unwrap();
+        std::fs::write(dir.path().join("inlinepage.hbs"), "{{> page}}").unwrap();
+        let err = format!("{:#}", Templates::new(Some(dir.path())).err().unwrap());
+        assert!(err.contains("loop") && err.contains("page.hbs"), "{err}");
+        std::fs::write(dir.path().join("inlinepage.hbs"), "plain").unwrap();
+        std::fs::write(dir.path().join("page.hbs"), "{{> page}}").unwrap();
+        assert!(Templates::new(Some(dir.path())).is_err());
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct Page {
     pub ctime: i64,
     pub mtime: i64,
     pub size: u64,
+    /// Content built into wikic, for files no root provides.
+    pub builtin: Option<&'static [u8]>,
     /// Links, in the order they were found, without duplicates.
     pub links: Vec<String>,
     /// Typed links: link type (`tag`) to targets.
@@ -130,6 +132,9 @@ pub struct Wiki {
     /// For each page, where each of its links resolves (parallel to
     /// `Page::links`), so pagespecs do not resolve links again.
     pub resolved: Vec<Vec<Option<PageId>>>,
+    /// For each page, every page with a link resolving to it — internal
+    /// pages and self-links included, unlike `backlinks`.
+    pub linkers: Vec<Vec<PageId>>,
     /// Page ids ordered by lowercased name, for prefix ranges.
     by_lc_sorted: Vec<PageId>,
 }
@@ -144,6 +149,7 @@ impl Wiki {
             dest: FxHashMap::default(),
             backlinks: Vec::new(),
             resolved: Vec::new(),
+            linkers: Vec::new(),
             by_lc_sorted: Vec::new(),
         };
         w.reindex();
@@ -347,11 +353,37 @@ impl Wiki {
     /// appears on `page` (where it is shown; differs when inlined).
     pub fn htmllink(&self, lpage: &str, page: &str, link: &str, opts: &LinkOpts) -> String {
         let link = link.strip_suffix('/').unwrap_or(link);
-        let best: String = if opts.forcesubpage {
-            format!("{}/{}", lpage, link.to_lowercase())
-        } else {
-            self.bestlink_name(lpage, link).to_string()
-        };
+        if opts.forcesubpage {
+            let best = format!("{}/{}", lpage, link.to_lowercase());
+            return self.htmllink_to(lpage, page, link, &best, opts);
+        }
+        let best = self.bestlink(lpage, link);
+        self.htmllink_resolved(lpage, page, link, best, opts)
+    }
+
+    /// [`htmllink`](Self::htmllink) for a link already resolved to `best`.
+    pub fn htmllink_resolved(
+        &self,
+        lpage: &str,
+        page: &str,
+        link: &str,
+        best: Option<PageId>,
+        opts: &LinkOpts,
+    ) -> String {
+        let link = link.strip_suffix('/').unwrap_or(link);
+        let best = best.map_or("", |b| self.page(b).name.as_str());
+        self.htmllink_to(lpage, page, link, best, opts)
+    }
+
+    fn htmllink_to(
+        &self,
+        lpage: &str,
+        page: &str,
+        link: &str,
+        best: &str,
+        opts: &LinkOpts,
+    ) -> String {
+        let best = best.to_string();
         let linktext = match opts.linktext {
             Some(t) => t.to_string(),
             None => pagetitle(basename(link), false),
@@ -407,22 +439,30 @@ impl Wiki {
             .par_iter()
             .map(|p| p.links.iter().map(|l| self.bestlink(&p.name, l)).collect())
             .collect();
-        let mut back: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
+        let mut linkers: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
         for (from, targets) in resolved.iter().enumerate() {
-            if self.pages[from].internal {
-                continue;
-            }
             for t in targets.iter().flatten() {
-                if *t as usize != from {
-                    back[*t as usize].push(from as PageId);
+                let list = &mut linkers[*t as usize];
+                if list.last() != Some(&(from as PageId)) {
+                    list.push(from as PageId);
                 }
             }
         }
-        for list in &mut back {
+        for list in &mut linkers {
             list.sort_unstable();
             list.dedup();
         }
-        self.backlinks = back;
+        self.backlinks = linkers
+            .iter()
+            .enumerate()
+            .map(|(to, list)| {
+                list.iter()
+                    .copied()
+                    .filter(|&from| from as usize != to && !self.pages[from as usize].internal)
+                    .collect()
+            })
+            .collect();
+        self.linkers = linkers;
         self.resolved = resolved;
     }
 

@@ -213,6 +213,14 @@ fn pagespec() {
         let (got, got_error) = match wikic::pagespec::PageSpec::parse(spec, &plugins) {
             Ok(s) => {
                 let r = s.match_page(&w, page, &params);
+                // Narrowing the pages to try must never drop a match or
+                // an error.
+                if let Some(c) = s.candidates(&w, Some(location))
+                    && (r.is_match() || r.is_error())
+                    && !c.contains(&w.id(page).unwrap())
+                {
+                    failures.push(format!("{spec:?}: {page} matches but is not a candidate"));
+                }
                 (r.is_match(), r.is_error())
             }
             Err(_) => (false, true),
@@ -233,10 +241,12 @@ fn pagespec() {
     assert_eq!(cases(&v).len(), 1008);
 }
 
+type Calls = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
 /// Records the parameters it is called with, like the generator's probe.
 struct Probe {
     output: &'static str,
-    calls: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    calls: Calls,
     record: bool,
 }
 

@@ -540,7 +540,7 @@ pub fn absolute_urls(html: &str, baseurl: &str) -> String {
                     };
                     edits.push((r.clone(), new.replace('"', "&quot;")));
                 }
-                edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+                edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
                 for (r, new) in edits {
                     // Replace including quotes when quoted.
                     let quoted = r.start > 0 && matches!(s.as_bytes()[r.start - 1], b'"' | b'\'');

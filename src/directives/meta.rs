@@ -46,6 +46,7 @@ impl Directive for MetaDirective {
         };
         let tz = cx.site.wiki.config.timezone.clone();
         let page = cx.page.clone();
+        let value_is_safe = safe_url(cx, &value);
         let meta = &mut cx.state.meta;
 
         match key.as_str() {
@@ -88,15 +89,11 @@ impl Directive for MetaDirective {
                 meta.author = Some(value.clone());
                 meta.authorsort = rest_get("sortas");
             }
-            "authorurl" => {
-                if safe_url(cx, &value) {
-                    cx.state.meta.authorurl = Some(value.clone());
-                }
+            "authorurl" if value_is_safe => {
+                cx.state.meta.authorurl = Some(value.clone());
             }
-            "permalink" => {
-                if safe_url(cx, &value) {
-                    cx.state.meta.permalink = Some(value.clone());
-                }
+            "permalink" if value_is_safe => {
+                cx.state.meta.permalink = Some(value.clone());
             }
             "date" => match timefmt::parse_date(&value, tz.as_deref()) {
                 Some(t) => meta.date = Some(t),

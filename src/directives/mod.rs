@@ -402,14 +402,8 @@ pub fn match_pages_with(
         }
         Ok(false)
     };
-    match parsed.prefix_hint(Some(&page)) {
-        Some(prefixes) => {
-            let mut candidates: Vec<crate::wiki::PageId> = prefixes
-                .iter()
-                .flat_map(|p| wiki.with_lc_prefix(p).iter().copied())
-                .collect();
-            candidates.sort_unstable();
-            candidates.dedup();
+    match parsed.candidates(wiki, Some(&page)) {
+        Some(candidates) => {
             for id in candidates {
                 if try_page(id)? {
                     break;

@@ -69,10 +69,9 @@ pub fn apply(html: &str, req: &TocRequest) -> String {
                     .iter()
                     .find(|a| a.name == "id")
                     .and_then(|a| a.value.clone())
+                    && !id.is_empty()
                 {
-                    if !id.is_empty() {
-                        anchor = id;
-                    }
+                    anchor = id;
                 }
                 let mut level = l;
                 if startlevel == 0 {

@@ -1,0 +1,365 @@
+//! The `wikic` binary on real wikis in temporary directories: normal
+//! builds, the command-line forms, and bad input of every kind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wikic() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wikic"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run wikic")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Wiki {
+    dir: tempfile::TempDir,
+}
+
+impl Wiki {
+    fn new() -> Wiki {
+        let w = Wiki {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(w.src()).unwrap();
+        w
+    }
+    fn src(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+    fn dest(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
+        let p = self.src().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    fn setup(&self, extra: &str) -> PathBuf {
+        let p = self.dir.path().join("wiki.yaml");
+        fs::write(
+            &p,
+            format!(
+                "# IkiWiki::Setup::Yaml - YAML formatted setup file\nwikiname: test wiki\nsrcdir: src\ndestdir: out\nurl: http://example.org/\nunderlaydir: {}\n{}{extra}",
+                self.dir.path().join("no-underlay").display(),
+                if extra.contains("add_plugins") { "" } else { "add_plugins: [goodstuff]\n" }
+            ),
+        )
+        .unwrap();
+        p
+    }
+    fn out(&self, rel: &str) -> String {
+        fs::read_to_string(self.dest().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+}
+
+#[test]
+fn builds_pages_links_backlinks_and_tags() {
+    let w = Wiki::new();
+    w.write(
+        "index.mdwn",
+        "Welcome to [[the blog|blog]] and [[Missing]].\n\n[[!tag news]]\n",
+    );
+    w.write(
+        "blog.mdwn",
+        "[[!meta title=\"My Blog\"]]\nPosts: [[!inline pages=\"blog/*\" archive=yes]]\n",
+    );
+    w.write("blog/first.mdwn", "First post, back to [[index]].\n");
+    w.write("news.mdwn", "News tag page.\n");
+    w.write("pic.png", b"\x89PNG\r\n");
+    let o = run(wikic().arg("--setup").arg(w.setup("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = w.out("index.html");
+    assert!(
+        index.contains("<a href=\"./blog/\">the blog</a>"),
+        "{index}"
+    );
+    assert!(index.contains("<span class=\"createlink\">Missing</span>"));
+    assert!(index.contains("<a href=\"./news/\" rel=\"tag\">news</a>"));
+    let blog = w.out("blog/index.html");
+    assert!(blog.contains("<title>My Blog</title>"));
+    assert!(blog.contains("<a href=\"./first/\">first</a>"), "{blog}");
+    assert!(blog.contains("id=\"backlinks\"") && blog.contains("<a href=\"../\">index</a>"));
+    assert!(
+        w.out("blog/first/index.html")
+            .contains("<a href=\"../\">blog</a>/")
+    );
+    assert_eq!(fs::read(w.dest().join("pic.png")).unwrap(), b"\x89PNG\r\n");
+    assert!(
+        w.dest().join("style.css").exists(),
+        "a style.css is always provided"
+    );
+}
+
+#[test]
+fn quick_mode_and_jobs_give_identical_output() {
+    let w = Wiki::new();
+    for i in 0..60 {
+        w.write(
+            &format!("p{i}.mdwn"),
+            format!(
+                "Page {i} links to [[p{}]] and [[p{}]].\n\n## Heading\n\n[[!toc]]\n",
+                (i + 1) % 60,
+                (i * 7) % 60
+            ),
+        );
+    }
+    w.write("index.mdwn", "[[!map pages=\"p*\"]]\n");
+    let a = w.dir.path().join("a");
+    let b = w.dir.path().join("b");
+    assert!(
+        run(wikic().arg("-j").arg("1").arg(w.src()).arg(&a))
+            .status
+            .success()
+    );
+    assert!(
+        run(wikic().arg("--jobs").arg("4").arg(w.src()).arg(&b))
+            .status
+            .success()
+    );
+    let files = |d: &Path| {
+        let mut v: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(d)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(d).unwrap().to_path_buf(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (fa, fb) = (files(&a), files(&b));
+    assert!(fa.len() > 60);
+    assert!(fa == fb, "output differs between --jobs 1 and --jobs 4");
+}
+
+#[test]
+fn invalid_utf8_page_is_reported_and_the_rest_builds() {
+    let w = Wiki::new();
+    w.write("index.mdwn", "Fine page linking [[bad]].\n");
+    w.write("bad.mdwn", b"caf\xe9 au lait\nsecond line\n");
+    let o = run(wikic().arg("--setup").arg(w.setup("")));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.mdwn") && err.contains("UTF-8") && err.contains("line 1"),
+        "{err}"
+    );
+    let bad = w.out("bad/index.html");
+    assert!(bad.contains("class=\"error\"") && bad.contains("caf\u{FFFD} au lait"));
+    assert!(w.out("index.html").contains("<a href=\"./bad/\">bad</a>"));
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_page_is_reported_and_the_rest_builds() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Wiki::new();
+    w.write("index.mdwn", "Index.\n");
+    w.write("secret.mdwn", "hidden\n");
+    fs::set_permissions(
+        w.src().join("secret.mdwn"),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    fs::set_permissions(w.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let setup = w.setup("");
+    // Root reads anything; run as nobody so the permission bites.
+    let is_root = unsafe_geteuid() == 0;
+    let mut cmd = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_wikic"));
+        c
+    } else {
+        wikic()
+    };
+    let o = run(cmd.arg("--setup").arg(&setup));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("secret.mdwn") && err.contains("cannot read"),
+        "{err}"
+    );
+    assert!(w.out("index.html").contains("Index."));
+    assert!(w.out("secret/index.html").contains("class=\"error\""));
+}
+
+#[cfg(unix)]
+fn unsafe_geteuid() -> u32 {
+    // The uid of this process, from /proc to avoid a libc dependency.
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).and_then(|u| u.parse().ok()))
+        })
+        .unwrap_or(1000)
+}
+
+#[test]
+fn broken_yaml_names_file_line_and_column() {
+    let w = Wiki::new();
+    let p = w.dir.path().join("bad.yaml");
+    fs::write(
+        &p,
+        "srcdir: src\ndestdir: out\nurl: [unclosed\nwikiname: x\n",
+    )
+    .unwrap();
+    let o = run(wikic().arg("--setup").arg(&p));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "one-line reason: {err}");
+    assert!(
+        err.contains("bad.yaml:") && err.contains("not valid YAML"),
+        "{err}"
+    );
+    let loc = err.split("bad.yaml:").nth(1).unwrap();
+    let nums: Vec<&str> = loc.split(':').take(2).collect();
+    assert!(
+        nums.iter().all(|n| n.parse::<usize>().is_ok()),
+        "line and column in {err}"
+    );
+}
+
+#[test]
+fn unknown_keys_and_plugins_warn_but_build() {
+    let w = Wiki::new();
+    w.write("index.mdwn", "hi\n");
+    let o = run(wikic().arg("--setup").arg(w.setup(
+        "frobnicate: 1\ndisable_plugins: [smiley]\nadd_plugins: [goodstuff, nosuchplugin]\n",
+    )));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("frobnicate"), "{err}");
+    assert!(err.contains("nosuchplugin"), "{err}");
+}
+
+#[test]
+fn missing_arguments_and_files_fail_with_one_line() {
+    let o = run(&mut wikic());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--setup"));
+    let o = run(wikic().arg("--setup").arg("/nonexistent/wiki.yaml"));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).lines().count(), 1);
+    let w = Wiki::new();
+    let p = w.dir.path().join("w.yaml");
+    fs::write(&p, "destdir: out\n").unwrap();
+    let o = run(wikic().arg("--setup").arg(&p));
+    assert!(stderr(&o).contains("srcdir"), "{}", stderr(&o));
+}
+
+#[test]
+fn perl_setup_files_are_explained() {
+    let w = Wiki::new();
+    let p = w.dir.path().join("old.setup");
+    fs::write(
+        &p,
+        "#!/usr/bin/perl\nuse IkiWiki::Setup::Standard {\n\twikiname => 'x',\n}\n",
+    )
+    .unwrap();
+    let o = run(wikic().arg("--setup").arg(&p));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--dumpsetup"), "{}", stderr(&o));
+}
+
+#[test]
+fn dumpsetup_round_trips() {
+    let w = Wiki::new();
+    w.write("index.mdwn", "x\n");
+    let dumped = w.dir.path().join("dumped.yaml");
+    let o = run(wikic()
+        .arg("--setup")
+        .arg(w.setup(""))
+        .arg("--wikiname")
+        .arg("renamed")
+        .arg("--dumpsetup")
+        .arg(&dumped));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&dumped).unwrap();
+    assert!(text.starts_with("# IkiWiki::Setup::Yaml"));
+    assert!(text.contains("wikiname: renamed"));
+    // It is a working setup on its own.
+    let o = run(wikic().arg("--setup").arg(&dumped));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.out("index.html").contains("<!-- from renamed -->"));
+}
+
+#[test]
+fn self_including_templates_fail_cleanly() {
+    // A wiki template that includes itself: an error box on the page.
+    let w = Wiki::new();
+    w.write("templates/loop.mdwn", "[[!template id=loop]]\n");
+    w.write("index.mdwn", "[[!template id=loop]]\n");
+    let o = run(wikic().arg("--setup").arg(w.setup("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.out("index.html").contains("preprocessing loop detected"));
+
+    // Page templates that include each other: refused before building.
+    let tpl = w.dir.path().join("tpl");
+    fs::create_dir_all(&tpl).unwrap();
+    fs::write(tpl.join("page.hbs"), "{{> inlinepage}}").unwrap();
+    fs::write(tpl.join("inlinepage.hbs"), "{{> page}}").unwrap();
+    let o = run(wikic().arg("--setup").arg(w.setup("templatedir: tpl\n")));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("page.hbs") && err.contains("loop"), "{err}");
+}
+
+#[test]
+fn deep_nesting_does_not_crash() {
+    let w = Wiki::new();
+    // 1,000 directives nested through heredocs with distinct delimiters.
+    let mut text = String::from("core");
+    for i in (0..1000).rev() {
+        let id: String = [
+            b'A' + (i / 676) as u8,
+            b'A' + (i / 26 % 26) as u8,
+            b'A' + (i % 26) as u8,
+        ]
+        .iter()
+        .map(|&c| c as char)
+        .collect();
+        text = format!("[[!if test=\"*\" then=<<{id}\n{text}\n{id}]]");
+    }
+    w.write("deep.mdwn", &text);
+    w.write(
+        "parens.mdwn",
+        format!(
+            "[[!map pages=\"{}a{}\"]]\n",
+            "(".repeat(3000),
+            ")".repeat(3000)
+        ),
+    );
+    w.write(
+        "quotes.mdwn",
+        format!(
+            "[[!meta title={}]]\n{}",
+            "\"\"\"".repeat(5000),
+            "[[".repeat(20000)
+        ),
+    );
+    w.write("index.mdwn", format!("{}\n", ">".repeat(3000)));
+    let o = run(wikic().arg("--setup").arg(w.setup("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        w.out("deep/index.html")
+            .contains("preprocessing loop detected on deep")
+    );
+    assert!(
+        w.out("parens/index.html")
+            .contains("syntax error in pagespec")
+    );
+    assert!(w.dest().join("quotes/index.html").exists());
+}
