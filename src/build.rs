@@ -1,35 +1,53 @@
-//! The build: setup → scan → preprocess/links → render → write.
+//! The build: setup → scan → preprocess/links → render → write, full or
+//! incremental.
 //!
-//! Every file is read once. Scanning and rendering run on all cores with
-//! rayon over an immutable [`Site`]; results are merged in page order, so
-//! the output does not depend on the number of threads.
+//! A full build renders everything. A refresh compares the sources with
+//! the index the last build left (see [`crate::index`]), rescans what
+//! changed, and renders only the pages whose output can differ: changed
+//! pages, pages whose links now resolve elsewhere or whose backlinks
+//! changed, and pages depending — through a page name or a PageSpec, by
+//! content, presence or links — on something that changed, repeated until
+//! nothing more is affected. Either way the output is what a full build
+//! gives, whatever the number of threads.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::directives::shortcut::Shortcut;
-use crate::directives::templatebody::TemplateBody;
-use crate::directives::{Context, Params};
+use crate::directives::{Context, PageState, Params};
+use crate::index::{Body, FileEntry, Index, IndexError, Manifest, PageRecord, Stamp, content_hash};
 use crate::links::scan_links;
+use crate::pagespec::{DEPEND_CONTENT, DEPEND_LINKS, DEPEND_PRESENCE, MatchParams};
 use crate::preprocess::{find_all, parse_params};
 use crate::render::render_page;
-use crate::scan::{find_sources, is_internal_file, page_name, page_type};
+use crate::scan::{SourceFile, find_sources, is_internal_file, page_name, page_type};
 use crate::site::Site;
 use crate::templates::Templates;
-use crate::wiki::{Meta, Page, Wiki};
-use crate::write::{copy_if_changed, write_if_changed};
+use crate::wiki::{Meta, Page, PageId, Wiki};
+use crate::write::copy_if_changed;
+
+/// Files modified within this long of a build are re-checked by content
+/// next time: a second edit in the same clock tick keeps the stamp.
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+const TOOL: &str = concat!("wikic ", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
+    /// Render everything, ignoring the index.
     pub rebuild: bool,
     pub verbose: bool,
+    /// When another build holds the wiki, ask it for one more pass and
+    /// return at once instead of waiting (for commit hooks).
+    pub queue_if_busy: bool,
 }
 
 /// What a build did, for the command line and tests.
@@ -37,8 +55,16 @@ pub struct BuildOptions {
 pub struct BuildReport {
     pub pages: usize,
     pub files: usize,
+    /// Pages rendered and files copied in this run.
+    pub rendered: usize,
     pub written: usize,
     pub unchanged: usize,
+    pub removed: usize,
+    /// True when nothing had changed and nothing was done.
+    pub up_to_date: bool,
+    /// True when another build was running and was asked for another pass.
+    pub queued: bool,
+    pub full: bool,
     pub warnings: Vec<String>,
     /// Problems that left part of the wiki wrong (unreadable sources,
     /// write failures); the rest was still built.
@@ -46,14 +72,150 @@ pub struct BuildReport {
     pub timings: Vec<(&'static str, Duration)>,
 }
 
-struct Scanned {
-    links: Vec<String>,
-    typed: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-    meta: Meta,
+/// How a source compares with the last build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    New,
+    Changed,
+    /// Unchanged; index of its record in the old index.
+    Same(usize),
 }
 
-/// Reads the sources and builds the scanned site, without writing.
-pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> {
+/// A hash of everything besides the sources that affects the output.
+fn config_hash(config: &Config) -> u64 {
+    let mut c = config.clone();
+    // Paths of state and output do not change what a page contains.
+    c.statedir = PathBuf::new();
+    let text = format!("{c:?}|{:?}", std::env::var("TZ").ok());
+    content_hash(text.as_bytes())
+}
+
+fn stamp_of(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    let mtime_ns = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Some(Stamp {
+        mtime_ns,
+        size: m.len(),
+    })
+}
+
+fn template_stamps(config: &Config) -> Vec<(String, Stamp)> {
+    let Some(dir) = &config.templatedir else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Stamp)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    stamp_of(&e.path()).map(|s| (name, s))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// One build of the wiki described by `config`: a refresh when an index
+/// from an earlier build applies, else a full build. Holds the wiki's
+/// lock while it runs; requests for another pass made meanwhile (by
+/// `queue_if_busy` callers) are served before returning.
+pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+    std::fs::create_dir_all(&config.destdir)
+        .with_context(|| format!("cannot create destdir {}", config.destdir.display()))?;
+    std::fs::create_dir_all(&config.statedir).with_context(|| {
+        format!(
+            "cannot create the state directory {} (make it writable, or set `wikistatedir` to a writable directory)",
+            config.statedir.display()
+        )
+    })?;
+    let lock_path = config.statedir.join("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock {}", lock_path.display()))?;
+    let pending = config.statedir.join("pending");
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            if opts.queue_if_busy {
+                std::fs::write(&pending, b"")
+                    .with_context(|| format!("cannot write {}", pending.display()))?;
+                info!("another build is running; it will make another pass");
+                return Ok(BuildReport {
+                    queued: true,
+                    ..Default::default()
+                });
+            }
+            info!("waiting for another build of this wiki to finish");
+            lock.lock().context("cannot lock the wiki")?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
+        }
+    }
+    let mut opts = opts.clone();
+    loop {
+        let _ = std::fs::remove_file(&pending);
+        let report = build_locked(config.clone(), &opts)?;
+        if !pending.exists() {
+            return Ok(report);
+        }
+        info!("a change arrived during the build; refreshing again");
+        opts.rebuild = false;
+    }
+}
+
+fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+    let started = Instant::now();
+    let build_start_ns = now_ns();
+    let mut report = BuildReport::default();
+    let marker = config.statedir.join("building");
+    let crashed = marker.exists();
+    if crashed {
+        warn!("the previous build was interrupted; checking every output it may have touched");
+        remove_temp_files(&config.destdir);
+    }
+    let chash = config_hash(&config);
+    let tstamps = template_stamps(&config);
+
+    let old = if opts.rebuild {
+        None
+    } else {
+        match Index::load(&config.statedir) {
+            Ok(i) if i.manifest.tool != TOOL => {
+                info!(
+                    "the index is from {}: rebuilding everything",
+                    i.manifest.tool
+                );
+                None
+            }
+            Ok(i) if i.manifest.config_hash != chash || i.manifest.templates != tstamps => {
+                info!("the setup or templates changed: rebuilding everything");
+                None
+            }
+            Ok(i) => Some(i),
+            Err(IndexError::Missing) => None,
+            Err(e) => {
+                warn!("{e}: rebuilding everything");
+                None
+            }
+        }
+    };
+
     let t0 = Instant::now();
     let (files, scan_report) = find_sources(&config);
     for w in scan_report.warnings {
@@ -62,112 +224,148 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
     }
     report.timings.push(("find", t0.elapsed()));
 
-    let t1 = Instant::now();
-    type Loaded = (Page, Option<Arc<str>>, Option<String>);
-    let loaded: Vec<Loaded> = files
-        .par_iter()
-        .map(|f| {
-            let kind = page_type(&f.rel, &config).map(str::to_string);
-            let internal = is_internal_file(&f.rel);
-            let name = page_name(&f.rel, &config);
-            let mut text = None;
-            let mut error = None;
-            if kind.is_some() {
-                let bytes = match f.builtin {
-                    Some(b) => Ok(b.to_vec()),
-                    None => std::fs::read(&f.abs),
-                };
-                match bytes {
-                    Ok(bytes) => match String::from_utf8(bytes) {
-                        Ok(s) => text = Some(Arc::<str>::from(s)),
-                        Err(e) => {
-                            let at = e.utf8_error().valid_up_to();
-                            let bytes = e.into_bytes();
-                            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
-                            error = Some(format!(
-                                "{}: not valid UTF-8 (line {line}, byte {at}); the bad bytes are shown as \u{FFFD}. Re-save the file as UTF-8.",
-                                f.abs.display()
-                            ));
-                            text = Some(Arc::<str>::from(String::from_utf8_lossy(&bytes).into_owned()));
-                        }
-                    },
-                    Err(e) => {
-                        error = Some(format!(
-                            "{}: cannot read: {e}; fix its permissions and rebuild",
-                            f.abs.display()
-                        ));
-                        text = Some(Arc::<str>::from(""));
-                    }
-                }
+    // Nothing changed: done without reading anything else.
+    if let Some(old) = &old
+        && !crashed
+        && unchanged(&old.manifest.files, &files)
+    {
+        report.up_to_date = true;
+        report.pages = files
+            .iter()
+            .filter(|f| page_type(&f.rel, &config).is_some())
+            .count();
+        report.files = files.len() - report.pages;
+        report.timings.push(("total", started.elapsed()));
+        return Ok(report);
+    }
+
+    std::fs::write(&marker, std::process::id().to_string())
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    let tb = Instant::now();
+    let old_body = match &old {
+        Some(i) => match i.body() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!("{e}: rebuilding everything");
+                None
             }
-            let page = Page {
-                lc_name: name.to_lowercase(),
-                name,
-                file: f.rel.clone(),
-                src_path: f.abs.clone(),
-                underlay: f.underlay,
-                kind,
-                internal,
-                ctime: f.ctime,
-                mtime: f.mtime,
-                size: f.size,
-                builtin: f.builtin,
-                ..Default::default()
-            };
-            (page, text, error)
-        })
-        .collect();
-    let mut pages = Vec::with_capacity(loaded.len());
-    let mut sources = Vec::with_capacity(loaded.len());
-    let mut errors = Vec::with_capacity(loaded.len());
-    for (p, t, e) in loaded {
-        if let Some(e) = &e {
-            tracing::error!("{e}");
-            report.errors.push(e.clone());
-        }
-        pages.push(p);
-        sources.push(t);
-        errors.push(e);
-    }
-    report.timings.push(("read", t1.elapsed()));
+        },
+        None => None,
+    };
+    let old_state = match (&old, old_body) {
+        (Some(i), Some(b)) => Some(OldState::new(&i.manifest, b)),
+        _ => None,
+    };
+    report.full = old_state.is_none();
+    report.timings.push(("index load", tb.elapsed()));
 
-    let templates = Templates::new(config.templatedir.as_deref())?;
-    let wiki = Wiki::new(config.clone(), pages);
-    let mut site = Site::new(wiki, sources, templates);
-    site.source_errors = errors;
-
-    let t2 = Instant::now();
-    collect_templatebodies(&mut site);
-    if config.plugins.enabled("shortcut") {
-        load_shortcuts(&mut site, report);
-    }
-    scan_pages(&mut site);
-    site.wiki.compute_backlinks();
-    report.timings.push(("scan", t2.elapsed()));
-    Ok(site)
+    let result = run(
+        config.clone(),
+        files,
+        old_state.as_ref(),
+        crashed,
+        build_start_ns,
+        chash,
+        tstamps,
+        &mut report,
+        opts,
+    );
+    result?;
+    let _ = std::fs::remove_file(&marker);
+    report.timings.push(("total", started.elapsed()));
+    Ok(report)
 }
 
-/// `[[!templatebody]]` must be known before any `[[!template]]` runs.
-fn collect_templatebodies(site: &mut Site) {
-    let prefix = site.wiki.config.prefix_directives;
-    let mut bodies = Vec::new();
-    for (i, p) in site.wiki.pages.iter().enumerate() {
-        let Some(text) = site.sources[i].as_deref() else {
-            continue;
-        };
-        if p.kind.is_none() || !text.contains("templatebody") {
-            continue;
-        }
-        for d in find_all(text, prefix) {
-            if d.command == "templatebody"
-                && !d.escaped
-                && let Ok(body) = TemplateBody::body(&Params::new(parse_params(d.params)))
-            {
-                bodies.push((p.name.clone(), body));
-            }
+/// The previous build, as the index describes it.
+struct OldState {
+    files: Vec<FileEntry>,
+    pages: Vec<PageRecord>,
+    /// (root, rel) → position.
+    by_file: FxHashMap<(u16, String), usize>,
+}
+
+impl OldState {
+    fn new(m: &Manifest, b: Body) -> OldState {
+        let by_file = m
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((f.root, f.rel.clone()), i))
+            .collect();
+        OldState {
+            files: m.files.clone(),
+            pages: b.pages,
+            by_file,
         }
     }
-    site.templatebodies.extend(bodies);
+}
+
+fn unchanged(old: &[FileEntry], now: &[SourceFile]) -> bool {
+    old.len() == now.len()
+        && old.iter().zip(now).all(|(o, n)| {
+            !o.racy
+                && o.root == n.root
+                && o.rel == n.rel
+                && o.stamp
+                    == Stamp {
+                        mtime_ns: n.mtime_ns,
+                        size: n.size,
+                    }
+        })
+}
+
+/// Removes temporary files an interrupted build left in destdir.
+fn remove_temp_files(destdir: &Path) {
+    for e in walkdir::WalkDir::new(destdir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        if e.file_type().is_file()
+            && e.file_name()
+                .to_string_lossy()
+                .ends_with(crate::write::TEMP_SUFFIX)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// What scanning a page found.
+struct Scanned {
+    links: Vec<String>,
+    typed: BTreeMap<String, BTreeSet<String>>,
+    meta: Meta,
+    scan_deps: Vec<String>,
+}
+
+fn scan_page(site: &Site, id: PageId) -> Scanned {
+    let cfg = &site.wiki.config;
+    let p = site.wiki.page(id);
+    let text = site.source(id).unwrap_or("");
+    let mut cx = Context::new(site, &p.name, &p.name, true);
+    if cfg.discussion {
+        cx.state.add_link(
+            &format!("{}/{}", p.name, cfg.discussionpage.to_lowercase()),
+            None,
+        );
+    }
+    if text.contains("[[") {
+        cx.preprocess(text);
+        for l in scan_links(text, cfg.prefix_directives) {
+            cx.state.add_link(&l, None);
+        }
+    }
+    let state = cx.state;
+    Scanned {
+        links: state.links,
+        typed: state.typed,
+        meta: state.meta,
+        scan_deps: state
+            .depends
+            .into_iter()
+            .map(|(p, _)| p.to_lowercase())
+            .collect(),
+    }
 }
 
 /// Shortcuts are directives defined on the `shortcuts` page.
@@ -195,84 +393,445 @@ fn load_shortcuts(site: &mut Site, report: &mut BuildReport) {
     }
 }
 
-/// The scan pass: links, tags and metadata of every page.
-fn scan_pages(site: &mut Site) {
-    let cfg = site.wiki.config.clone();
-    let scanned: Vec<Option<Scanned>> = {
-        let site: &Site = site;
-        (0..site.wiki.pages.len())
-            .into_par_iter()
-            .map(|i| {
-                let p = &site.wiki.pages[i];
-                p.kind.as_ref()?;
-                let text = site.sources[i].as_deref().unwrap_or("");
-                let mut cx = Context::new(site, &p.name, &p.name, true);
-                if cfg.discussion {
-                    cx.state.add_link(
-                        &format!("{}/{}", p.name, cfg.discussionpage.to_lowercase()),
-                        None,
-                    );
-                }
-                if text.contains("[[") {
-                    cx.preprocess(text);
-                    for l in scan_links(text, cfg.prefix_directives) {
-                        cx.state.add_link(&l, None);
-                    }
-                }
-                let state = cx.state;
-                Some(Scanned {
-                    links: state.links,
-                    typed: state.typed,
-                    meta: state.meta,
-                })
-            })
-            .collect()
-    };
-    for (p, s) in site.wiki.pages.iter_mut().zip(scanned) {
-        if let Some(s) = s {
-            p.links = s.links;
-            p.typed = s.typed;
-            p.meta = s.meta;
-        }
+/// Builds the site for a full build: every source read and scanned.
+/// Used by tools and tests that want the scanned wiki without writing.
+pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> {
+    let (files, scan_report) = find_sources(&config);
+    report.warnings.extend(scan_report.warnings);
+    let pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    let all: Vec<PageId> = (0..site.wiki.pages.len() as PageId).collect();
+    site.preload(&all);
+    if config.plugins.enabled("shortcut") {
+        load_shortcuts(&mut site, report);
+    }
+    let to_scan: Vec<PageId> = all
+        .iter()
+        .copied()
+        .filter(|&i| site.wiki.page(i).kind.is_some())
+        .collect();
+    let scanned: Vec<Scanned> = to_scan.par_iter().map(|&id| scan_page(&site, id)).collect();
+    for (id, s) in to_scan.iter().zip(scanned) {
+        let p = &mut site.wiki.pages[*id as usize];
+        p.links = s.links;
+        p.typed = s.typed;
+        p.meta = s.meta;
+    }
+    site.wiki.compute_backlinks();
+    report.errors.extend(site.read_errors());
+    Ok(site)
+}
+
+fn page_from_file(f: &SourceFile, config: &Config) -> Page {
+    let name = page_name(&f.rel, config);
+    Page {
+        lc_name: name.to_lowercase(),
+        name,
+        file: f.rel.clone(),
+        src_path: f.abs.clone(),
+        underlay: f.underlay,
+        kind: page_type(&f.rel, config).map(str::to_string),
+        internal: is_internal_file(&f.rel),
+        ctime: f.ctime,
+        mtime: f.mtime,
+        mtime_ns: f.mtime_ns,
+        size: f.size,
+        builtin: f.builtin,
+        ..Default::default()
     }
 }
 
-/// A full build of the wiki described by `config`.
-pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
-    let mut report = BuildReport::default();
-    let started = Instant::now();
-    std::fs::create_dir_all(&config.destdir)
-        .with_context(|| format!("cannot create destdir {}", config.destdir.display()))?;
-    let site = load_site(config.clone(), &mut report)?;
+fn typed_to_vec(t: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, Vec<String>)> {
+    t.iter()
+        .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+        .collect()
+}
 
-    let t3 = Instant::now();
-    let written = AtomicUsize::new(0);
-    let unchanged = AtomicUsize::new(0);
-    let destdir = config.destdir.as_path();
+fn typed_from_vec(v: &[(String, Vec<String>)]) -> BTreeMap<String, BTreeSet<String>> {
+    v.iter()
+        .map(|(k, s)| (k.clone(), s.iter().cloned().collect()))
+        .collect()
+}
+
+/// Why a page is being rendered, for `--verbose`.
+fn say(verbose: bool, file: &str, why: &str) {
+    if verbose {
+        info!("building {file}, {why}");
+    } else {
+        debug!("building {file}, {why}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    config: Arc<Config>,
+    files: Vec<SourceFile>,
+    old: Option<&OldState>,
+    crashed: bool,
+    build_start_ns: i64,
+    chash: u64,
+    tstamps: Vec<(String, Stamp)>,
+    report: &mut BuildReport,
+    opts: &BuildOptions,
+) -> Result<()> {
+    let t1 = Instant::now();
+    let verbose = opts.verbose;
+
+    // Classify every source against the old index.
+    let status: Vec<Status> = files
+        .par_iter()
+        .map(|f| {
+            let Some(old) = old else { return Status::New };
+            match old.by_file.get(&(f.root, f.rel.clone())) {
+                None => Status::New,
+                Some(&i) => {
+                    let o = &old.files[i];
+                    let stamp = Stamp {
+                        mtime_ns: f.mtime_ns,
+                        size: f.size,
+                    };
+                    if o.stamp != stamp {
+                        Status::Changed
+                    } else if o.racy {
+                        // Same stamp but recently modified: trust content only.
+                        let bytes = match f.builtin {
+                            Some(b) => Some(b.to_vec()),
+                            None => std::fs::read(&f.abs).ok(),
+                        };
+                        match bytes {
+                            Some(b) if o.hash != 0 && content_hash(&b) == o.hash => Status::Same(i),
+                            _ => Status::Changed,
+                        }
+                    } else {
+                        Status::Same(i)
+                    }
+                }
+            }
+        })
+        .collect();
+
+    let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    // Unchanged pages keep what the last scan found.
+    let mut scan_deps: Vec<Vec<String>> = vec![Vec::new(); pages.len()];
+    for (i, st) in status.iter().enumerate() {
+        if let (Status::Same(o), Some(old)) = (st, old) {
+            let r = &old.pages[*o];
+            pages[i].links = r.links.clone();
+            pages[i].typed = typed_from_vec(&r.typed);
+            pages[i].meta = r.meta.clone();
+            scan_deps[i] = r.scan_deps.clone();
+        }
+    }
+    let deleted: Vec<usize> = match old {
+        Some(old) => {
+            let present: FxHashSet<usize> = status
+                .iter()
+                .filter_map(|s| {
+                    if let Status::Same(o) = s {
+                        Some(*o)
+                    } else {
+                        None
+                    }
+                })
+                .chain(
+                    files
+                        .iter()
+                        .filter_map(|f| old.by_file.get(&(f.root, f.rel.clone())).copied()),
+                )
+                .collect();
+            (0..old.files.len())
+                .filter(|i| !present.contains(i))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+
+    report.timings.push(("classify", t1.elapsed()));
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    report.timings.push(("site", t1.elapsed()));
+    let n = site.wiki.pages.len();
+    if old.is_none() {
+        let all: Vec<PageId> = (0..n as PageId).collect();
+        site.preload(&all);
+    }
+    if config.plugins.enabled("shortcut") {
+        load_shortcuts(&mut site, report);
+    }
+
+    // Names whose content changed (lowercase), for scan dependencies.
+    let old_names: Vec<String> = match old {
+        Some(old) => old
+            .files
+            .iter()
+            .map(|f| page_name(&f.rel, &config).to_lowercase())
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut touched: FxHashSet<String> = FxHashSet::default();
+    for (i, st) in status.iter().enumerate() {
+        if !matches!(st, Status::Same(_)) {
+            touched.insert(site.wiki.page(i as PageId).lc_name.clone());
+        }
+    }
+    for &d in &deleted {
+        touched.insert(old_names[d].clone());
+    }
+    // Pages whose scan read a changed template are scanned again.
+    let mut rescan = vec![false; n];
+    for i in 0..n {
+        let p = site.wiki.page(i as PageId);
+        if p.kind.is_none() {
+            continue;
+        }
+        rescan[i] = !matches!(status[i], Status::Same(_))
+            || scan_deps[i].iter().any(|d| touched.contains(d));
+    }
+    let to_scan: Vec<PageId> = (0..n as PageId).filter(|&i| rescan[i as usize]).collect();
+    let scanned: Vec<Scanned> = to_scan.par_iter().map(|&id| scan_page(&site, id)).collect();
+    for (id, s) in to_scan.iter().zip(scanned) {
+        let p = &mut site.wiki.pages[*id as usize];
+        p.links = s.links;
+        p.typed = s.typed;
+        p.meta = s.meta;
+        scan_deps[*id as usize] = s.scan_deps;
+    }
+    report.timings.push(("rescan", t1.elapsed()));
+    site.wiki.compute_backlinks();
+    report.timings.push(("scan", t1.elapsed()));
+
+    // Decide what to render.
+    let t2 = Instant::now();
     let wiki = &site.wiki;
-    let results: Vec<Vec<String>> = (0..wiki.pages.len())
-        .into_par_iter()
-        .map(|i| {
-            let id = i as u32;
+    let mut render = vec![false; n];
+    let mut changed_content: FxHashSet<String> = FxHashSet::default();
+    let mut exists_changed: FxHashSet<String> = FxHashSet::default();
+    let mut linkchangers: FxHashSet<String> = FxHashSet::default();
+    match old {
+        None => {
+            for (i, r) in render.iter_mut().enumerate() {
+                *r = true;
+                say(verbose, &wiki.pages[i].file, "(full build)");
+            }
+        }
+        Some(old) => {
+            for (i, st) in status.iter().enumerate() {
+                let p = wiki.page(i as PageId);
+                match st {
+                    Status::New => {
+                        render[i] = true;
+                        exists_changed.insert(p.lc_name.clone());
+                        changed_content.insert(p.lc_name.clone());
+                        linkchangers.insert(p.lc_name.clone());
+                        say(verbose, &p.file, "which is new");
+                    }
+                    Status::Changed => {
+                        render[i] = true;
+                        changed_content.insert(p.lc_name.clone());
+                        let before = old
+                            .by_file
+                            .get(&(files[i].root, files[i].rel.clone()))
+                            .map(|&o| &old.pages[o]);
+                        if before
+                            .is_none_or(|r| r.links != p.links || r.typed != typed_to_vec(&p.typed))
+                        {
+                            linkchangers.insert(p.lc_name.clone());
+                        }
+                        say(verbose, &p.file, "which changed");
+                    }
+                    Status::Same(_) => {}
+                }
+            }
+            for &d in &deleted {
+                exists_changed.insert(old_names[d].clone());
+                changed_content.insert(old_names[d].clone());
+                linkchangers.insert(old_names[d].clone());
+            }
+            let old_name = |o: u32| old_names.get(o as usize).cloned();
+            let page_set_changed = !deleted.is_empty() || status.iter().any(|s| *s == Status::New);
+            let old_backlinks = old_backlink_names(old, &old_names);
+            report.timings.push(("old backlinks", t2.elapsed()));
+            for i in 0..n {
+                let p = wiki.page(i as PageId);
+                if let Status::Same(o) = status[i] {
+                    let r = &old.pages[o];
+                    // Links or tags differ: a link changer.
+                    if r.links != p.links || typed_to_vec(&p.typed) != r.typed {
+                        linkchangers.insert(p.lc_name.clone());
+                    }
+                    if render[i] || p.kind.is_none() || p.internal {
+                        continue;
+                    }
+                    if rescan[i]
+                        && (r.links != p.links
+                            || typed_to_vec(&p.typed) != r.typed
+                            || r.meta != p.meta)
+                    {
+                        render[i] = true;
+                        say(verbose, &p.file, "whose template changed");
+                        continue;
+                    }
+                    // Links that now resolve elsewhere.
+                    let now: Vec<Option<String>> = wiki.resolved[i]
+                        .iter()
+                        .map(|t| t.map(|t| wiki.page(t).lc_name.clone()))
+                        .collect();
+                    let before: Vec<Option<String>> =
+                        r.resolved.iter().map(|t| t.and_then(old_name)).collect();
+                    if now != before {
+                        render[i] = true;
+                        say(verbose, &p.file, "whose links now lead elsewhere");
+                        continue;
+                    }
+                    let extra_moved = page_set_changed
+                        && old.pages[o].depends.iter().any(|(d, t)| {
+                            *t == EXTRA_LINK && {
+                                let mut parts = d.split('\u{0}');
+                                let (lpage, link, target) = (
+                                    parts.next().unwrap_or(""),
+                                    parts.next().unwrap_or(""),
+                                    parts.next().unwrap_or(""),
+                                );
+                                let now = wiki
+                                    .bestlink(lpage, link)
+                                    .map(|b| wiki.page(b).lc_name.as_str());
+                                now.unwrap_or("") != target
+                            }
+                        });
+                    if extra_moved {
+                        render[i] = true;
+                        say(verbose, &p.file, "whose links now lead elsewhere");
+                        continue;
+                    }
+                    let mut bl_now: Vec<&str> = wiki.backlinks[i]
+                        .iter()
+                        .map(|b| wiki.page(*b).lc_name.as_str())
+                        .collect();
+                    bl_now.sort_unstable();
+                    let empty = Vec::new();
+                    let bl_before = old_backlinks.get(o).unwrap_or(&empty);
+                    if bl_now.len() != bl_before.len()
+                        || bl_now.iter().zip(bl_before).any(|(a, b)| *a != b.as_str())
+                    {
+                        render[i] = true;
+                        say(verbose, &p.file, "to update its backlinks");
+                    }
+                }
+            }
+            for (i, r) in render.iter().enumerate() {
+                if *r {
+                    changed_content.insert(wiki.page(i as PageId).lc_name.clone());
+                }
+            }
+            // Dependencies, until nothing more is affected.
+            let mut spec_cache: FxHashMap<String, Option<crate::pagespec::PageSpec>> =
+                FxHashMap::default();
+            let shortcuts_changed = changed_content.contains("shortcuts");
+            loop {
+                let mut added = Vec::new();
+                for i in 0..n {
+                    if render[i] {
+                        continue;
+                    }
+                    let p = wiki.page(i as PageId);
+                    if p.kind.is_none() || p.internal {
+                        continue;
+                    }
+                    let Status::Same(o) = status[i] else { continue };
+                    let r = &old.pages[o];
+                    // New shortcuts turn unknown directives on any page into
+                    // links; pages do not record which unknown ones they use.
+                    if shortcuts_changed {
+                        added.push((i, "because the shortcuts changed".to_string()));
+                        continue;
+                    }
+                    if let Some(why) = depends_hit(
+                        wiki,
+                        &mut spec_cache,
+                        p,
+                        r,
+                        &changed_content,
+                        &exists_changed,
+                        &linkchangers,
+                    ) {
+                        added.push((i, why));
+                    }
+                }
+                if added.is_empty() {
+                    break;
+                }
+                for (i, why) in added {
+                    render[i] = true;
+                    changed_content.insert(wiki.page(i as PageId).lc_name.clone());
+                    say(verbose, &wiki.page(i as PageId).file, &why);
+                }
+            }
+        }
+    }
+    report.timings.push(("plan", t2.elapsed()));
+
+    // Render and write.
+    let t3 = Instant::now();
+    let to_render: Vec<PageId> = (0..n as PageId).filter(|&i| render[i as usize]).collect();
+    if old.is_some() {
+        site.preload(&to_render);
+    }
+    let destdir = config.destdir.as_path();
+    type Out = (
+        Vec<(String, u64)>,
+        Vec<(String, u8)>,
+        Vec<(String, u8)>,
+        usize,
+        usize,
+        Vec<String>,
+    );
+    let outs: Vec<(PageId, Out)> = to_render
+        .par_iter()
+        .map(|&id| {
             let p = wiki.page(id);
+            let mut written = 0;
+            let mut unchanged = 0;
             let mut errs = Vec::new();
-            let mut record = |r: std::io::Result<bool>, path: &Path| match r {
-                Ok(true) => {
-                    written.fetch_add(1, Ordering::Relaxed);
+            let mut outputs = Vec::new();
+            let old_outputs: &[(String, u64)] = match (old, status[id as usize]) {
+                (Some(o), Status::Same(i)) => &o.pages[i].outputs,
+                (Some(o), Status::Changed) => o
+                    .by_file
+                    .get(&(files[id as usize].root, files[id as usize].rel.clone()))
+                    .map(|&i| o.pages[i].outputs.as_slice())
+                    .unwrap_or(&[]),
+                _ => &[],
+            };
+            let mut put = |path: String, data: &[u8]| {
+                let hash = content_hash(data);
+                let full = destdir.join(&path);
+                let same_as_before = !crashed
+                    && old_outputs.iter().any(|(p, h)| *p == path && *h == hash)
+                    && std::fs::metadata(&full)
+                        .is_ok_and(|m| m.is_file() && m.len() == data.len() as u64);
+                let r = if same_as_before {
+                    Ok(false)
+                } else {
+                    crate::write::write_if_changed(&full, data)
+                };
+                match r {
+                    Ok(true) => written += 1,
+                    Ok(false) => unchanged += 1,
+                    Err(e) => errs.push(format!("cannot write {}: {e}", full.display())),
                 }
-                Ok(false) => {
-                    unchanged.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => errs.push(format!("cannot write {}: {e}", path.display())),
+                outputs.push((path, hash));
             };
             if p.internal {
-                return errs;
+                return (
+                    id,
+                    (outputs, Vec::new(), Vec::new(), written, unchanged, errs),
+                );
             }
+            let mut deps = Vec::new();
+            let mut spec_deps = Vec::new();
             match &p.kind {
                 Some(_) => {
-                    if opts.verbose {
-                        info!("building {}", p.file);
-                    }
                     let started = Instant::now();
                     let r = render_page(&site, id);
                     let took = started.elapsed();
@@ -283,31 +842,155 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
                             took.as_secs_f64() * 1000.0
                         );
                     }
-                    let out = destdir.join(wiki.htmlpage(&p.name));
-                    record(write_if_changed(&out, r.html.as_bytes()), &out);
+                    put(wiki.htmlpage(&p.name), r.html.as_bytes());
                     for (path, data) in &r.state.outputs {
-                        let out = destdir.join(path);
-                        record(write_if_changed(&out, data), &out);
+                        put(path.clone(), data);
                     }
+                    (deps, spec_deps) = record_deps(&r.state);
                 }
                 None => {
-                    let out = destdir.join(&p.file);
-                    match p.builtin {
-                        Some(content) => record(write_if_changed(&out, content), &out),
-                        None => record(copy_if_changed(&p.src_path, &out, p.mtime, p.size), &out),
+                    let full = destdir.join(&p.file);
+                    let res = match p.builtin {
+                        Some(content) => crate::write::write_if_changed(&full, content),
+                        None => copy_if_changed(&p.src_path, &full, p.mtime_ns, p.size),
+                    };
+                    match res {
+                        Ok(true) => written += 1,
+                        Ok(false) => unchanged += 1,
+                        Err(e) => errs.push(format!("cannot write {}: {e}", full.display())),
                     }
+                    outputs.push((p.file.clone(), 0));
                 }
             }
-            errs
+            (id, (outputs, deps, spec_deps, written, unchanged, errs))
         })
         .collect();
-    for errs in results {
+    report.timings.push(("render", t3.elapsed()));
+
+    // New records: rendered pages get what this run recorded, the others
+    // keep what the last build recorded.
+    let mut records: Vec<PageRecord> = (0..n)
+        .map(|i| {
+            let p = wiki.page(i as PageId);
+            let mut r = match (old, status[i]) {
+                (Some(o), Status::Same(j)) => PageRecord {
+                    depends: o.pages[j].depends.clone(),
+                    depends_spec: o.pages[j].depends_spec.clone(),
+                    outputs: o.pages[j].outputs.clone(),
+                    ..Default::default()
+                },
+                _ => PageRecord::default(),
+            };
+            r.kind = p.kind.clone();
+            r.internal = p.internal;
+            r.ctime = p.ctime;
+            r.mtime = p.mtime;
+            r.links = p.links.clone();
+            r.typed = typed_to_vec(&p.typed);
+            r.meta = p.meta.clone();
+            r.resolved = wiki.resolved[i]
+                .iter()
+                .map(|t| t.map(|t| t as u32))
+                .collect();
+            r.scan_deps = scan_deps[i].clone();
+            r
+        })
+        .collect();
+    for (id, (outputs, deps, spec_deps, written, unchanged, errs)) in outs {
+        let r = &mut records[id as usize];
+        r.outputs = outputs;
+        r.depends = deps;
+        r.depends_spec = spec_deps;
+        report.written += written;
+        report.unchanged += unchanged;
         for e in errs {
             tracing::error!("{e}");
             report.errors.push(e);
         }
     }
-    report.timings.push(("render", t3.elapsed()));
+    report.rendered = to_render.len();
+
+    // Outputs no source produces any more.
+    if let Some(old) = old {
+        let current: FxHashSet<&str> = records
+            .iter()
+            .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
+            .collect();
+        let mut stale: Vec<&str> = old
+            .pages
+            .iter()
+            .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
+            .filter(|p| !current.contains(p))
+            .collect();
+        stale.sort_unstable();
+        stale.dedup();
+        for path in stale {
+            let full = destdir.join(path);
+            if full.is_file() {
+                if verbose {
+                    info!("removing {path}, no longer built");
+                }
+                if let Err(e) = std::fs::remove_file(&full) {
+                    report
+                        .errors
+                        .push(format!("cannot remove {}: {e}", full.display()));
+                    continue;
+                }
+                report.removed += 1;
+                prune_dirs(full.parent(), destdir);
+            }
+        }
+    }
+    report.errors.extend(site.read_errors());
+    let t4 = Instant::now();
+
+    // The index, after every output is in place.
+    let entries: Vec<FileEntry> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let old_hash = match (old, status[i]) {
+                (Some(o), Status::Same(j)) => o.files[j].hash,
+                _ => 0,
+            };
+            let racy = f.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+            let hash = if old_hash != 0 {
+                old_hash
+            } else if site.wiki.page(i as PageId).kind.is_some() {
+                site.source(i as PageId)
+                    .map_or(0, |t| content_hash(t.as_bytes()))
+            } else if racy {
+                // Raw files are hashed only when the next build will need
+                // the content to tell whether they changed.
+                match f.builtin {
+                    Some(b) => content_hash(b),
+                    None => std::fs::read(&f.abs).map_or(0, |b| content_hash(&b)),
+                }
+            } else {
+                0
+            };
+            FileEntry {
+                rel: f.rel.clone(),
+                root: f.root,
+                stamp: Stamp {
+                    mtime_ns: f.mtime_ns,
+                    size: f.size,
+                },
+                hash,
+                racy,
+            }
+        })
+        .collect();
+    let manifest = Manifest {
+        tool: TOOL.to_string(),
+        config_hash: chash,
+        templates: tstamps,
+        files: entries,
+    };
+    Index::save(&config.statedir, &manifest, &Body { pages: records })
+        .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
+    report.timings.push(("index save", t4.elapsed()));
+
     report.pages = wiki
         .pages
         .iter()
@@ -318,8 +1001,122 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
         .iter()
         .filter(|p| p.kind.is_none() && !p.internal)
         .count();
-    report.written = written.into_inner();
-    report.unchanged = unchanged.into_inner();
-    report.timings.push(("total", started.elapsed()));
-    Ok(report)
+    report.up_to_date = report.rendered == 0 && report.removed == 0 && deleted.is_empty();
+    Ok(())
+}
+
+/// Dependency type recorded for a link made while rendering that the scan
+/// did not see; the name is `page\0link\0target` (target lowercased,
+/// empty when broken).
+const EXTRA_LINK: u8 = 0x80;
+
+/// Page and PageSpec dependencies recorded while rendering.
+fn record_deps(state: &PageState) -> (Vec<(String, u8)>, Vec<(String, u8)>) {
+    let mut deps: Vec<(String, u8)> = Vec::new();
+    for (p, t) in &state.depends {
+        let lc = p.to_lowercase();
+        match deps.iter_mut().find(|(d, _)| *d == lc) {
+            Some(e) => e.1 |= t,
+            None => deps.push((lc, *t)),
+        }
+    }
+    for (lpage, link, target) in &state.extra_links {
+        deps.push((format!("{lpage}\u{0}{link}\u{0}{target}"), EXTRA_LINK));
+    }
+    (deps, state.depends_spec.clone())
+}
+
+/// Backlinks of each old page (lowercased names, sorted), from the old
+/// index's resolved links.
+fn old_backlink_names(old: &OldState, names: &[String]) -> Vec<Vec<String>> {
+    let mut back: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); old.pages.len()];
+    for (from, r) in old.pages.iter().enumerate() {
+        if r.internal {
+            continue;
+        }
+        for t in r.resolved.iter().flatten() {
+            if *t as usize != from && (*t as usize) < back.len() {
+                back[*t as usize].insert(from as u32);
+            }
+        }
+    }
+    back.into_iter()
+        .map(|s| {
+            let mut v: Vec<String> = s.into_iter().map(|i| names[i as usize].clone()).collect();
+            v.sort_unstable();
+            v
+        })
+        .collect()
+}
+
+/// Does page `p` (unchanged, with last build's record `r`) depend on
+/// something that changed? Returns why.
+fn depends_hit(
+    wiki: &Wiki,
+    spec_cache: &mut FxHashMap<String, Option<crate::pagespec::PageSpec>>,
+    p: &Page,
+    r: &PageRecord,
+    changed_content: &FxHashSet<String>,
+    exists_changed: &FxHashSet<String>,
+    linkchangers: &FxHashSet<String>,
+) -> Option<String> {
+    for (d, t) in &r.depends {
+        if *t == EXTRA_LINK {
+            continue;
+        }
+        if (t & DEPEND_CONTENT != 0 && changed_content.contains(d))
+            || (t & DEPEND_PRESENCE != 0 && exists_changed.contains(d))
+            || (t & DEPEND_LINKS != 0 && linkchangers.contains(d))
+        {
+            return Some(format!("which depends on {d}"));
+        }
+    }
+    if r.depends_spec.is_empty() {
+        return None;
+    }
+    let location = p.name.as_str();
+    let mp = MatchParams {
+        location: Some(location),
+        ..Default::default()
+    };
+    for (spec, t) in &r.depends_spec {
+        let parsed = spec_cache
+            .entry(spec.clone())
+            .or_insert_with(|| crate::pagespec::PageSpec::parse(spec, &wiki.config.plugins).ok());
+        let Some(parsed) = parsed.as_ref() else {
+            continue;
+        };
+        // Pages that match now; those that matched before are recorded
+        // as page dependencies when the output was made.
+        let matches = |name: &str| -> bool {
+            name != p.lc_name
+                && match wiki.id_lc(name) {
+                    Some(id) => parsed.match_id(wiki, id, &mp).is_match(),
+                    None => parsed.match_page(wiki, name, &mp).is_match(),
+                }
+        };
+        let sets: [(u8, &FxHashSet<String>); 3] = [
+            (DEPEND_CONTENT, changed_content),
+            (DEPEND_PRESENCE, exists_changed),
+            (DEPEND_LINKS, linkchangers),
+        ];
+        for (bit, set) in sets {
+            if t & bit != 0
+                && let Some(hit) = set.iter().find(|n| matches(n))
+            {
+                return Some(format!("which depends on {hit} (through \"{spec}\")"));
+            }
+        }
+    }
+    None
+}
+
+/// Removes now-empty directories from `dir` up to (not including) `top`.
+fn prune_dirs(mut dir: Option<&Path>, top: &Path) {
+    while let Some(d) = dir {
+        if d == top || !d.starts_with(top) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
 }

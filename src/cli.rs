@@ -180,6 +180,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let opts = BuildOptions {
         rebuild: cli.rebuild || !cli.refresh,
         verbose: cli.verbose,
+        queue_if_busy: false,
     };
     let report = build(Arc::new(config), &opts)?;
     if cli.verbose {

@@ -140,7 +140,11 @@ impl Config {
             }
         };
 
-        let statedir = srcdir.join(".wikic");
+        // ikiwiki's `wikistatedir` names where state lives; wikic's files
+        // there (index, lock) do not collide with ikiwiki's (indexdb).
+        let statedir = setup
+            .path("wikistatedir")
+            .unwrap_or_else(|| srcdir.join(".wikic"));
         Ok(Config {
             wikiname: setup.str_or("wikiname", "wiki"),
             srcdir,

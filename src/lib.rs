@@ -13,6 +13,7 @@ pub mod config;
 pub mod directives;
 pub mod htmlscan;
 pub mod htmltmpl;
+pub mod index;
 pub mod links;
 pub mod markdown;
 pub mod mime;

@@ -5,7 +5,6 @@
 use serde_json::{Map, Value, json};
 
 use crate::directives::{Context, PageState, preprocess, tag, toc};
-use crate::links::linkify;
 use crate::names::{basename, encode_numeric, pagetitle, uri_escape_keep};
 use crate::pagespec::MatchParams;
 use crate::site::Site;
@@ -59,7 +58,7 @@ fn skip_scrub(site: &Site, page: &str) -> bool {
 /// The body of `page` as it appears on `destpage`.
 pub fn body(cx: &mut Context, kind: &str, text: &str) -> String {
     let pre = preprocess(cx, text);
-    let linked = linkify(cx.wiki(), &cx.page, &cx.destpage, &pre);
+    let linked = crate::links::linkify(cx.wiki(), &cx.page, &cx.destpage, &pre);
     htmlize(cx.site, &cx.page, &cx.destpage, kind, &linked)
 }
 
@@ -151,21 +150,54 @@ pub fn parentlinks(wiki: &Wiki, page: &str) -> Vec<Value> {
     out
 }
 
-/// Renders a page to its final HTML.
+/// Renders a page to its final HTML, recording the link resolutions the
+/// scan did not already know (those made by directives and templates).
 pub fn render_page(site: &Site, id: PageId) -> Rendered {
+    let (mut r, resolutions) = crate::wiki::record_links(|| render_page_inner(site, id));
+    let wiki = &site.wiki;
+    for (lpage, link, best) in resolutions {
+        let scanned = wiki
+            .page_named(&lpage)
+            .is_some_and(|p| p.links.iter().any(|l| *l == link));
+        if !scanned {
+            r.state.extra_links.push((lpage, link, best));
+        }
+    }
+    r
+}
+
+fn render_page_inner(site: &Site, id: PageId) -> Rendered {
     let wiki = &site.wiki;
     let p = wiki.page(id);
     let kind = p.kind.clone().unwrap_or_else(|| "mdwn".into());
     let mut cx = Context::new(site, &p.name, &p.name, false);
     let text = site.source(id).unwrap_or("");
     let mut content = body(&mut cx, &kind, text);
-    if let Some(err) = &site.source_errors[id as usize] {
+    if let Some(err) = site.source_error(id) {
         content = format!(
             "<div class=\"error\">{}</div>\n{content}",
             crate::names::html_escape(err)
         );
     }
-    let state = cx.state;
+    let mut state = cx.state;
+    // The page's furniture links to parents, its discussion page and
+    // recentchanges when they exist: their coming and going matters.
+    let cfg = &wiki.config;
+    let mut parent = String::new();
+    for part in p.name.split('/') {
+        if !parent.is_empty() {
+            state.add_depends(&parent, crate::pagespec::DEPEND_PRESENCE);
+            parent.push('/');
+        }
+        parent.push_str(part);
+    }
+    if cfg.discussion {
+        state.add_depends(
+            &format!("{}/{}", p.name, cfg.discussionpage),
+            crate::pagespec::DEPEND_PRESENCE,
+        );
+    }
+    state.add_depends("recentchanges", crate::pagespec::DEPEND_PRESENCE);
     let html = genpage(site, id, content, &state);
     Rendered { html, state }
 }

@@ -18,7 +18,11 @@ pub struct SourceFile {
     pub rel: String,
     pub abs: PathBuf,
     pub underlay: bool,
+    /// 0 for srcdir, 1.. for the underlays in order, `u16::MAX` built in.
+    pub root: u16,
     pub mtime: i64,
+    /// Modification time in nanoseconds, for change detection.
+    pub mtime_ns: i64,
     /// Creation time as ikiwiki guesses it without history: the older of
     /// the inode change time and the modification time.
     pub ctime: i64,
@@ -118,12 +122,13 @@ pub fn is_valid_name(file: &str) -> bool {
     !file.is_empty() && file.chars().all(is_wiki_char)
 }
 
-fn times(meta: &std::fs::Metadata) -> (i64, i64) {
-    let mtime = meta
+fn times(meta: &std::fs::Metadata) -> (i64, i64, i64) {
+    let mtime_ns = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, |d| d.as_nanos() as i64);
+    let mtime = mtime_ns.div_euclid(1_000_000_000);
     #[cfg(unix)]
     let ctime = {
         use std::os::unix::fs::MetadataExt;
@@ -131,7 +136,7 @@ fn times(meta: &std::fs::Metadata) -> (i64, i64) {
     };
     #[cfg(not(unix))]
     let ctime = mtime;
-    (mtime, ctime.min(mtime))
+    (mtime, ctime.min(mtime), mtime_ns)
 }
 
 /// Problems found while scanning that do not stop the build.
@@ -143,7 +148,7 @@ pub struct ScanReport {
 /// Every file under `root` (relative path, absolute path), in sorted
 /// depth-first order, skipping symlinks and dot directories. Top-level
 /// directories are walked in parallel.
-fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
+fn list_files(root: &Path, report: &mut ScanReport) -> (Vec<(String, PathBuf)>, Vec<String>) {
     use rayon::prelude::*;
     let mut top: Vec<_> = match std::fs::read_dir(root) {
         Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
@@ -151,15 +156,16 @@ fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
             report
                 .warnings
                 .push(format!("cannot read {}: {e}", root.display()));
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     top.sort_by_key(|e| e.file_name());
-    type Listing = (Vec<(String, PathBuf)>, Vec<String>);
+    type Listing = (Vec<(String, PathBuf)>, Vec<String>, Vec<String>);
     let parts: Vec<Listing> = top
         .par_iter()
         .map(|entry| {
             let mut files = Vec::new();
+            let mut others = Vec::new();
             let mut warnings = Vec::new();
             let walker = WalkDir::new(entry.path())
                 .follow_links(false)
@@ -184,12 +190,20 @@ fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
                         continue;
                     }
                 };
-                if !item.file_type().is_file() {
+                if item.file_type().is_dir() {
                     continue;
                 }
                 let Ok(relpath) = item.path().strip_prefix(root) else {
                     continue;
                 };
+                if !item.file_type().is_file() {
+                    // Symlinks and the like are never sources, but they
+                    // still hide an underlay's file of the same name.
+                    if let Some(rel) = relpath.to_str() {
+                        others.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
+                    }
+                    continue;
+                }
                 match relpath.to_str() {
                     Some(rel) => files.push((
                         rel.replace(std::path::MAIN_SEPARATOR, "/"),
@@ -201,15 +215,17 @@ fn list_files(root: &Path, report: &mut ScanReport) -> Vec<(String, PathBuf)> {
                     )),
                 }
             }
-            (files, warnings)
+            (files, others, warnings)
         })
         .collect();
     let mut out = Vec::new();
-    for (files, warnings) in parts {
+    let mut other_out = Vec::new();
+    for (files, others, warnings) in parts {
         out.extend(files);
+        other_out.extend(others);
         report.warnings.extend(warnings);
     }
-    out
+    (out, other_out)
 }
 
 /// Applies pruning, the name alphabet and precedence to one root's files.
@@ -219,6 +235,7 @@ fn select(
     underlay: bool,
     config: &Config,
     seen_pages: &mut FxHashSet<String>,
+    in_srcdir: &FxHashSet<String>,
     report: &mut ScanReport,
 ) -> Vec<(String, PathBuf)> {
     let mut kept = Vec::with_capacity(files.len());
@@ -237,7 +254,7 @@ fn select(
         if underlay {
             // Anything at that path in srcdir, even a symlink or a pruned
             // file, hides the underlay's copy (underlay override attacks).
-            if seen_pages.contains(&page) || config.srcdir.join(&rel).symlink_metadata().is_ok() {
+            if seen_pages.contains(&page) || in_srcdir.contains(&rel) {
                 continue;
             }
         } else if seen_pages.contains(&page) {
@@ -258,30 +275,46 @@ pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
     use rayon::prelude::*;
     let mut report = ScanReport::default();
     let mut seen_pages = FxHashSet::default();
-    let mut kept: Vec<(String, PathBuf, bool)> = Vec::new();
-    let mut roots: Vec<(&Path, bool)> = vec![(config.srcdir.as_path(), false)];
-    for dir in &config.underlays {
+    let mut kept: Vec<(String, PathBuf, u16)> = Vec::new();
+    let mut roots: Vec<(&Path, u16)> = vec![(config.srcdir.as_path(), 0)];
+    for (i, dir) in config.underlays.iter().enumerate() {
         if dir.is_dir() && *dir != config.srcdir {
-            roots.push((dir.as_path(), true));
+            roots.push((dir.as_path(), (i + 1) as u16));
         }
     }
-    for (root, underlay) in roots {
-        let files = list_files(root, &mut report);
-        for (rel, abs) in select(root, files, underlay, config, &mut seen_pages, &mut report) {
-            kept.push((rel, abs, underlay));
+    // Every name present in srcdir (files, symlinks, pruned files).
+    let mut in_srcdir: FxHashSet<String> = FxHashSet::default();
+    for (root, n) in roots {
+        let (files, others) = list_files(root, &mut report);
+        if n == 0 {
+            in_srcdir.extend(files.iter().map(|(r, _)| r.clone()));
+            in_srcdir.extend(others);
+        }
+        for (rel, abs) in select(
+            root,
+            files,
+            n > 0,
+            config,
+            &mut seen_pages,
+            &in_srcdir,
+            &mut report,
+        ) {
+            kept.push((rel, abs, n));
         }
     }
     let stats: Vec<Result<SourceFile, String>> = kept
         .into_par_iter()
-        .map(|(rel, abs, underlay)| {
+        .map(|(rel, abs, root)| {
             let meta = std::fs::metadata(&abs)
                 .map_err(|e| format!("cannot stat {}: {e}", abs.display()))?;
-            let (mtime, ctime) = times(&meta);
+            let (mtime, ctime, mtime_ns) = times(&meta);
             Ok(SourceFile {
                 rel,
                 abs,
-                underlay,
+                underlay: root > 0,
+                root,
                 mtime,
+                mtime_ns,
                 ctime,
                 size: meta.len(),
                 builtin: None,
@@ -303,7 +336,9 @@ pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
                 rel: rel.to_string(),
                 abs: PathBuf::new(),
                 underlay: true,
+                root: u16::MAX,
                 mtime: 0,
+                mtime_ns: 0,
                 ctime: 0,
                 size: content.len() as u64,
                 builtin: Some(content),

@@ -1,37 +1,84 @@
 //! Everything a pass over the wiki reads but never changes: the scanned
-//! [`Wiki`], page texts, the directive registry, templates, Markdown and
-//! scrubber settings, plus caches that are safe to share between threads.
+//! [`Wiki`], page texts (read on first use, so a refresh reads only what
+//! it renders), the directive registry, templates, Markdown and scrubber
+//! settings, plus caches that are safe to share between threads.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rustc_hash::FxHashMap;
 
-use crate::directives::Registry;
+use crate::directives::templatebody::TemplateBody;
+use crate::directives::{Params, Registry};
 use crate::htmltmpl::HtmlTemplate;
 use crate::markdown::Markdown;
 use crate::pagespec::{PageSpec, SyntaxError};
+use crate::preprocess::{find_all, parse_params};
 use crate::scrub::Scrubber;
 use crate::templates::Templates;
-use crate::wiki::{PageId, Wiki};
+use crate::wiki::{Page, PageId, Wiki};
+
+/// A page's text as read from disk.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub text: Option<Arc<str>>,
+    /// A problem reading it, reported once and shown on the page.
+    pub error: Option<String>,
+}
+
+/// Reads a page source: UTF-8 expected; invalid bytes are replaced and
+/// reported, an unreadable file gives an empty page and an error.
+pub fn read_source(p: &Page) -> Source {
+    if p.kind.is_none() {
+        return Source::default();
+    }
+    let bytes = match p.builtin {
+        Some(b) => Ok(b.to_vec()),
+        None => std::fs::read(&p.src_path),
+    };
+    match bytes {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Source {
+                text: Some(Arc::from(s)),
+                error: None,
+            },
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                Source {
+                    text: Some(Arc::from(String::from_utf8_lossy(&bytes).into_owned())),
+                    error: Some(format!(
+                        "{}: not valid UTF-8 (line {line}, byte {at}); the bad bytes are shown as \u{FFFD}. Re-save the file as UTF-8.",
+                        p.src_path.display()
+                    )),
+                }
+            }
+        },
+        Err(e) => Source {
+            text: Some(Arc::from("")),
+            error: Some(format!(
+                "{}: cannot read: {e}; fix its permissions and rebuild",
+                p.src_path.display()
+            )),
+        },
+    }
+}
 
 pub struct Site {
     pub wiki: Wiki,
-    /// Text of each page source (`None` for raw files and unreadable ones).
-    pub sources: Vec<Option<Arc<str>>>,
-    /// A problem reading a source, shown at the top of its page.
-    pub source_errors: Vec<Option<String>>,
+    sources: Vec<OnceLock<Source>>,
+    /// Problems met while reading sources, in the order met.
+    read_errors: Mutex<Vec<String>>,
     pub registry: Registry,
     pub templates: Templates,
     pub markdown: Markdown,
     pub scrubber: Option<Scrubber>,
-    /// `[[!templatebody]]` contents, by template page name.
-    pub templatebodies: FxHashMap<String, String>,
     specs: RwLock<FxHashMap<String, Arc<Result<PageSpec, SyntaxError>>>>,
     wiki_templates: RwLock<FxHashMap<String, Arc<Result<HtmlTemplate, String>>>>,
 }
 
 impl Site {
-    pub fn new(wiki: Wiki, sources: Vec<Option<Arc<str>>>, templates: Templates) -> Site {
+    pub fn new(wiki: Wiki, templates: Templates) -> Site {
         let config = wiki.config.clone();
         let n = wiki.pages.len();
         Site {
@@ -39,17 +86,59 @@ impl Site {
             markdown: Markdown::new(config.mdwn_footnotes),
             scrubber: config.plugins.enabled("htmlscrubber").then(Scrubber::new),
             wiki,
-            sources,
-            source_errors: vec![None; n],
+            sources: (0..n).map(|_| OnceLock::new()).collect(),
+            read_errors: Mutex::new(Vec::new()),
             templates,
-            templatebodies: FxHashMap::default(),
             specs: RwLock::new(FxHashMap::default()),
             wiki_templates: RwLock::new(FxHashMap::default()),
         }
     }
 
+    /// Supplies page texts already in memory (tests, tools).
+    pub fn set_source(&self, id: PageId, text: &str) {
+        let _ = self.sources[id as usize].set(Source {
+            text: Some(Arc::from(text)),
+            error: None,
+        });
+    }
+
+    fn load(&self, id: PageId) -> &Source {
+        self.sources[id as usize].get_or_init(|| {
+            let s = read_source(self.wiki.page(id));
+            if let Some(e) = &s.error {
+                tracing::error!("{e}");
+                if let Ok(mut errs) = self.read_errors.lock() {
+                    errs.push(e.clone());
+                }
+            }
+            s
+        })
+    }
+
+    /// Reads the sources of `ids` now, in parallel.
+    pub fn preload(&self, ids: &[PageId]) {
+        use rayon::prelude::*;
+        ids.par_iter().for_each(|&id| {
+            self.load(id);
+        });
+    }
+
     pub fn source(&self, id: PageId) -> Option<&str> {
-        self.sources.get(id as usize).and_then(|s| s.as_deref())
+        self.sources.get(id as usize)?;
+        self.load(id).text.as_deref()
+    }
+
+    pub fn source_error(&self, id: PageId) -> Option<&str> {
+        self.sources.get(id as usize)?;
+        self.load(id).error.as_deref()
+    }
+
+    /// Problems met reading sources so far.
+    pub fn read_errors(&self) -> Vec<String> {
+        self.read_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
     }
 
     /// A parsed PageSpec, parsed once per distinct text.
@@ -64,21 +153,27 @@ impl Site {
         parsed
     }
 
-    /// The text of a wiki template used by `[[!template id=...]]`: the
-    /// `[[!templatebody]]` of the template page if it has one, else the
-    /// page's whole text; or a raw `.tmpl` file in the wiki. Returns the
-    /// template page's name (for dependencies) and the parsed template.
+    /// The page `[[!template id=...]]` refers to: `templates/id`, or the
+    /// page itself for `/name`.
+    pub fn template_page(id: &str) -> String {
+        match id.strip_prefix('/') {
+            Some(rest) => rest.to_string(),
+            None => format!("templates/{id}"),
+        }
+    }
+
+    /// The template a `[[!template id=...]]` uses: the template page's
+    /// `[[!templatebody]]` if it has one, else its whole text; or a raw
+    /// `.tmpl` file in the wiki. Returns the template page's name (for
+    /// dependencies) and the parsed template.
     pub fn wiki_template(
         &self,
         id: &str,
     ) -> Result<(String, Arc<Result<HtmlTemplate, String>>), String> {
-        let tpage = match id.strip_prefix('/') {
-            Some(rest) => rest.to_string(),
-            None => format!("templates/{id}"),
-        };
-        if !self.wiki.exists(&tpage) {
+        let tpage = Self::template_page(id);
+        let Some(tid) = self.wiki.id(&tpage) else {
             return Err(format!("template {id} not found"));
-        }
+        };
         if let Some(t) = self
             .wiki_templates
             .read()
@@ -87,17 +182,11 @@ impl Site {
         {
             return Ok((tpage, t));
         }
-        let id_num = self
-            .wiki
-            .id(&tpage)
-            .ok_or_else(|| format!("template {id} not found"))?;
-        let text: String = match self.templatebodies.get(&tpage) {
-            Some(body) => body.clone(),
-            None => match self.source(id_num) {
-                Some(s) => s.to_string(),
-                None => std::fs::read_to_string(&self.wiki.page(id_num).src_path)
-                    .map_err(|e| format!("cannot read template {tpage}: {e}"))?,
-            },
+        let text: String = match self.source(tid) {
+            Some(s) => templatebody_of(s, self.wiki.config.prefix_directives)
+                .unwrap_or_else(|| s.to_string()),
+            None => std::fs::read_to_string(&self.wiki.page(tid).src_path)
+                .map_err(|e| format!("cannot read template {tpage}: {e}"))?,
         };
         let parsed = Arc::new(HtmlTemplate::parse(&text).map_err(|e| e.0));
         if let Ok(mut m) = self.wiki_templates.write() {
@@ -138,4 +227,15 @@ impl Site {
     pub fn template_exists(&self, name: &str) -> bool {
         self.wiki.exists(&format!("templates/{name}.tmpl")) || self.templates.has(name)
     }
+}
+
+/// The `[[!templatebody]]` of a template page, if it declares one.
+pub fn templatebody_of(text: &str, prefix_directives: bool) -> Option<String> {
+    if !text.contains("templatebody") {
+        return None;
+    }
+    find_all(text, prefix_directives)
+        .into_iter()
+        .filter(|d| d.command == "templatebody" && !d.escaped)
+        .find_map(|d| TemplateBody::body(&Params::new(parse_params(d.params))).ok())
 }

@@ -17,7 +17,7 @@ use crate::names::{
 pub type PageId = u32;
 
 /// Metadata set by `[[!meta]]` (ikiwiki's `$pagestate{$page}{meta}`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     pub title: Option<String>,
     pub titlesort: Option<String>,
@@ -72,6 +72,8 @@ pub struct Page {
     pub internal: bool,
     pub ctime: i64,
     pub mtime: i64,
+    /// Modification time in nanoseconds (copies keep it exactly).
+    pub mtime_ns: i64,
     pub size: u64,
     /// Content built into wikic, for files no root provides.
     pub builtin: Option<&'static [u8]>,
@@ -105,6 +107,39 @@ impl Page {
             .into_iter()
             .flat_map(|s| s.iter().map(|x| x.as_str()))
     }
+}
+
+/// A link resolution made while rendering: (linking page, link, where it
+/// led, lowercased). A refresh after pages came or went re-resolves these.
+pub type Resolution = (String, String, String);
+
+thread_local! {
+    /// Resolutions recorded by [`Wiki::htmllink`] on this thread while a
+    /// page renders (see [`record_links`]).
+    static RECORDER: std::cell::RefCell<Option<Vec<Resolution>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, returning what it returned and every link resolution
+/// [`Wiki::htmllink`] made meanwhile on this thread.
+pub fn record_links<T>(f: impl FnOnce() -> T) -> (T, Vec<Resolution>) {
+    let outer = RECORDER.with(|r| r.borrow_mut().replace(Vec::new()));
+    let value = f();
+    let recorded = RECORDER.with(|r| {
+        let mine = r.borrow_mut().take().unwrap_or_default();
+        *r.borrow_mut() = outer;
+        mine
+    });
+    (value, recorded)
+}
+
+fn note_resolution(lpage: &str, link: &str, best: &str) {
+    RECORDER.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut()
+            && !v.iter().any(|(p, l, _)| p == lpage && l == link)
+        {
+            v.push((lpage.to_string(), link.to_string(), best.to_lowercase()));
+        }
+    });
 }
 
 /// Options for [`Wiki::htmllink`].
@@ -199,6 +234,11 @@ impl Wiki {
 
     pub fn id(&self, name: &str) -> Option<PageId> {
         self.by_name.get(name).copied()
+    }
+
+    /// A page by lowercased name.
+    pub fn id_lc(&self, lc_name: &str) -> Option<PageId> {
+        self.by_lc.get(lc_name).copied()
     }
 
     pub fn page(&self, id: PageId) -> &Page {
@@ -383,6 +423,9 @@ impl Wiki {
         best: &str,
         opts: &LinkOpts,
     ) -> String {
+        if !opts.forcesubpage {
+            note_resolution(lpage, link, best);
+        }
         let best = best.to_string();
         let linktext = match opts.linktext {
             Some(t) => t.to_string(),

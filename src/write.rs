@@ -71,8 +71,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 /// Copies a raw file unless the destination already has its size and
-/// modification time; the copy gets the source's modification time.
-pub fn copy_if_changed(src: &Path, dest: &Path, src_mtime: i64, src_size: u64) -> io::Result<bool> {
+/// modification time (to the nanosecond); the copy gets the source's
+/// modification time.
+pub fn copy_if_changed(
+    src: &Path,
+    dest: &Path,
+    src_mtime_ns: i64,
+    src_size: u64,
+) -> io::Result<bool> {
     if let Ok(meta) = fs::metadata(dest)
         && meta.is_file()
         && meta.len() == src_size
@@ -80,7 +86,7 @@ pub fn copy_if_changed(src: &Path, dest: &Path, src_mtime: i64, src_size: u64) -
             .modified()
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .is_some_and(|d| d.as_secs() as i64 == src_mtime)
+            .is_some_and(|d| d.as_nanos() as i64 == src_mtime_ns)
     {
         return Ok(false);
     }
@@ -92,7 +98,7 @@ pub fn copy_if_changed(src: &Path, dest: &Path, src_mtime: i64, src_size: u64) -
     let result = (|| {
         fs::copy(src, &tmp)?;
         let f = fs::File::options().write(true).open(&tmp)?;
-        f.set_modified(UNIX_EPOCH + Duration::from_secs(src_mtime.max(0) as u64))?;
+        f.set_modified(UNIX_EPOCH + Duration::from_nanos(src_mtime_ns.max(0) as u64))?;
         drop(f);
         fs::rename(&tmp, dest)
     })();
@@ -123,8 +129,8 @@ mod tests {
         let src = dir.path().join("s.png");
         fs::write(&src, b"png").unwrap();
         let dest = dir.path().join("out/s.png");
-        assert!(copy_if_changed(&src, &dest, 1_000_000, 3).unwrap());
-        assert!(!copy_if_changed(&src, &dest, 1_000_000, 3).unwrap());
-        assert!(copy_if_changed(&src, &dest, 1_000_001, 3).unwrap());
+        assert!(copy_if_changed(&src, &dest, 1_000_000_000_000, 3).unwrap());
+        assert!(!copy_if_changed(&src, &dest, 1_000_000_000_000, 3).unwrap());
+        assert!(copy_if_changed(&src, &dest, 1_000_000_000_001, 3).unwrap());
     }
 }

@@ -172,6 +172,7 @@ fn unreadable_page_is_reported_and_the_rest_builds() {
     )
     .unwrap();
     fs::set_permissions(w.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(w.src(), fs::Permissions::from_mode(0o777)).unwrap();
     let setup = w.setup("");
     // Root reads anything; run as nobody so the permission bites.
     let is_root = unsafe_geteuid() == 0;

@@ -264,7 +264,7 @@ fn preprocess() {
     let v = load("preprocess.json");
     assert!(v["prefix_directives"].as_bool().unwrap());
     let w = wiki(&load("bestlink.json"), config(true, ""));
-    let mut site = Site::new(w, Vec::new(), Templates::new(None).unwrap());
+    let mut site = Site::new(w, Templates::new(None).unwrap());
     let calls = Arc::new(Mutex::new(Vec::new()));
     site.registry.add_if_absent(
         "probe",

@@ -67,7 +67,7 @@ fn test_site() -> &'static Site {
             "tags/foo",
         ];
         let mut pages = Vec::new();
-        let mut sources = Vec::new();
+        let mut sources: Vec<&str> = Vec::new();
         for n in names {
             pages.push(Page {
                 name: n.to_string(),
@@ -81,11 +81,15 @@ fn test_site() -> &'static Site {
             } else {
                 "Some [[sandbox]] text.\n"
             };
-            sources.push(Some(Arc::<str>::from(text)));
+            sources.push(text);
         }
         let mut wiki = Wiki::new(Arc::new(Config::for_tests()), pages);
         wiki.compute_backlinks();
-        Site::new(wiki, sources, Templates::new(None).unwrap())
+        let site = Site::new(wiki, Templates::new(None).unwrap());
+        for (i, t) in sources.iter().enumerate() {
+            site.set_source(i as u32, t);
+        }
+        site
     })
 }
 

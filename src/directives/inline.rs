@@ -253,6 +253,10 @@ impl Directive for Inline {
         }
 
         if !feedonly {
+            cx.state.add_depends(
+                &format!("templates/{template}.tmpl"),
+                DEPEND_CONTENT | DEPEND_PRESENCE,
+            );
             if !raw && !site.template_exists(&template) {
                 return Err(format!(
                     "failed to process template {template}.tmpl: template {template}.tmpl not found"

@@ -106,6 +106,10 @@ pub struct PageState {
     pub depends_spec: Vec<(String, u8)>,
     /// Tag pages to create (`tag_autocreate`).
     pub autotags: Vec<String>,
+    /// Links rendered that the scan did not see (they came out of a
+    /// directive or template): linking page, link, where it led. A new or
+    /// deleted page can change them.
+    pub extra_links: Vec<crate::wiki::Resolution>,
 }
 
 impl PageState {
@@ -379,6 +383,7 @@ pub fn match_pages_with(
     let cache = std::cell::RefCell::new(crate::pagespec::LinkCache::default());
     let mp = crate::pagespec::MatchParams {
         cache: Some(&cache),
+        track: true,
         location: Some(&page),
         sourcepage: destpage.map(|_| page.as_str()),
         destpage,
@@ -386,11 +391,24 @@ pub fn match_pages_with(
     };
     let wiki = cx.wiki();
     let mut out = Vec::new();
+    // Influences that hold whichever page is tested (the links of X for
+    // `backlink(X)`) become dependencies, as in ikiwiki.
+    let mut influences: Vec<(String, u8)> = Vec::new();
     let mut try_page = |id: crate::wiki::PageId| -> Result<bool, String> {
         if filter == Some(wiki.page(id).name.as_str()) {
             return Ok(false);
         }
         let r = parsed.match_id(wiki, id, &mp);
+        // Static influences (the links of X for `backlink(X)`) hold
+        // whichever page is tested; a match's own influences (its links
+        // for `link()`) only matter while it matches.
+        if !r.influences.dynamic || r.is_match() {
+            for (p, t) in &r.influences.pages {
+                if !influences.iter().any(|(q, u)| q == p && u == t) {
+                    influences.push((p.clone(), *t));
+                }
+            }
+        }
         if r.is_error() {
             return Err(format!("cannot match pages: {}", r.reason));
         }
@@ -417,6 +435,16 @@ pub fn match_pages_with(
                 }
             }
         }
+    }
+    for (p, t) in influences {
+        cx.state.add_depends(&p, t);
+    }
+    // Every page listed depends the output on that page, so one that
+    // changes so as to stop matching is noticed (the spec alone only
+    // finds pages that match now).
+    for &id in &out {
+        let name = wiki.page(id).name.clone();
+        cx.state.add_depends(&name, deptype);
     }
     let took = started.elapsed();
     if took > std::time::Duration::from_millis(1) {

@@ -28,6 +28,12 @@ impl Directive for Template {
             return Err("missing id parameter".into());
         };
         let site = cx.site;
+        // Depend on the template page even when it is missing, so that
+        // creating it fixes this page.
+        cx.state.add_depends(
+            &crate::site::Site::template_page(id),
+            DEPEND_CONTENT | crate::pagespec::DEPEND_PRESENCE,
+        );
         let (tpage, parsed) = match site.wiki_template(id) {
             Ok(t) => t,
             Err(e) => {
@@ -40,7 +46,6 @@ impl Directive for Template {
                 return Err(format!("failed to process template {link} {e}"));
             }
         };
-        cx.state.add_depends(&tpage, DEPEND_CONTENT);
         let template = match parsed.as_ref() {
             Ok(t) => t,
             Err(e) => return Err(format!("failed to process template {tpage}: {e}")),
