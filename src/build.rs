@@ -192,27 +192,49 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
     let chash = config_hash(&config);
     let tstamps = template_stamps(&config);
 
+    let destdir_key = config.destdir.display().to_string();
+    let loaded = match Index::load(&config.statedir) {
+        Ok(i) => Some(i),
+        Err(IndexError::Missing) => None,
+        Err(e) => {
+            warn!("{e}: rebuilding everything");
+            None
+        }
+    };
+    // Even a full build removes what the last build wrote and nothing
+    // produces any more, when it wrote to the same place.
+    let previous_outputs: Vec<String> = match &loaded {
+        Some(i) if i.manifest.destdir == destdir_key => i
+            .body()
+            .map(|b| {
+                b.pages
+                    .into_iter()
+                    .flat_map(|r| r.outputs.into_iter().map(|(p, _)| p))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let old = if opts.rebuild {
         None
     } else {
-        match Index::load(&config.statedir) {
-            Ok(i) if i.manifest.tool != TOOL => {
+        match loaded {
+            Some(i) if i.manifest.tool != TOOL => {
                 info!(
                     "the index is from {}: rebuilding everything",
                     i.manifest.tool
                 );
                 None
             }
-            Ok(i) if i.manifest.config_hash != chash || i.manifest.templates != tstamps => {
+            Some(i)
+                if i.manifest.config_hash != chash
+                    || i.manifest.templates != tstamps
+                    || i.manifest.destdir != destdir_key =>
+            {
                 info!("the setup or templates changed: rebuilding everything");
                 None
             }
-            Ok(i) => Some(i),
-            Err(IndexError::Missing) => None,
-            Err(e) => {
-                warn!("{e}: rebuilding everything");
-                None
-            }
+            other => other,
         }
     };
 
@@ -263,6 +285,7 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
         config.clone(),
         files,
         old_state.as_ref(),
+        &previous_outputs,
         crashed,
         build_start_ns,
         chash,
@@ -468,6 +491,7 @@ fn run(
     config: Arc<Config>,
     files: Vec<SourceFile>,
     old: Option<&OldState>,
+    previous_outputs: &[String],
     crashed: bool,
     build_start_ns: i64,
     chash: u64,
@@ -911,15 +935,14 @@ fn run(
     report.rendered = to_render.len();
 
     // Outputs no source produces any more.
-    if let Some(old) = old {
+    {
         let current: FxHashSet<&str> = records
             .iter()
             .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
             .collect();
-        let mut stale: Vec<&str> = old
-            .pages
+        let mut stale: Vec<&str> = previous_outputs
             .iter()
-            .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
+            .map(|p| p.as_str())
             .filter(|p| !current.contains(p))
             .collect();
         stale.sort_unstable();
@@ -983,6 +1006,7 @@ fn run(
         .collect();
     let manifest = Manifest {
         tool: TOOL.to_string(),
+        destdir: config.destdir.display().to_string(),
         config_hash: chash,
         templates: tstamps,
         files: entries,

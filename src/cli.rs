@@ -39,6 +39,11 @@ pub struct Cli {
     #[arg(long, short = 'v')]
     pub verbose: bool,
 
+    /// When another build of this wiki is running, ask it to make one more
+    /// pass and exit at once instead of waiting (for commit hooks).
+    #[arg(long)]
+    pub queue_if_busy: bool,
+
     /// Number of threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -180,9 +185,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let opts = BuildOptions {
         rebuild: cli.rebuild || !cli.refresh,
         verbose: cli.verbose,
-        queue_if_busy: false,
+        queue_if_busy: cli.queue_if_busy,
     };
     let report = build(Arc::new(config), &opts)?;
+    if report.queued {
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.verbose {
         for (name, d) in &report.timings {
             tracing::info!("{name}: {:.1} ms", d.as_secs_f64() * 1000.0);

@@ -18,7 +18,7 @@ use crate::wiki::Meta;
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +45,8 @@ pub struct FileEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub tool: String,
+    /// Where the outputs listed in the body were written.
+    pub destdir: String,
     /// Hash of everything in the setup and environment that affects output.
     pub config_hash: u64,
     /// Stamps of the files in `templatedir`.
@@ -181,6 +183,7 @@ mod tests {
     fn sample() -> (Manifest, Body) {
         let m = Manifest {
             tool: "wikic test".into(),
+            destdir: "/out".into(),
             config_hash: 7,
             templates: vec![],
             files: vec![FileEntry {

@@ -155,6 +155,8 @@ enum Op {
     Touch(usize),
     Rename(usize, usize),
     Shortcuts(bool),
+    /// A full `--rebuild` of the incremental side, between edits.
+    FullBuild(usize),
 }
 
 fn body(kind: usize, link: &str, tag: &str, title: bool) -> String {
@@ -204,6 +206,17 @@ fn apply(p: &Pair, op: &Op) {
                 fs::write(&path, text).unwrap();
             }
         }
+        Op::FullBuild(i) => {
+            p.remove(&format!("{}.mdwn", PAGES[i % PAGES.len()]));
+            build(
+                p.config("inc"),
+                &BuildOptions {
+                    rebuild: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
         Op::Shortcuts(defined) => {
             let wp = if *defined {
                 "* [[!shortcut name=wp url=\"https://en.wikipedia.org/wiki/%W\"]]\n"
@@ -233,6 +246,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..9usize).prop_map(Op::Touch),
         1 => (0..9usize, 0..9usize).prop_map(|(a, b)| Op::Rename(a, b)),
         1 => any::<bool>().prop_map(Op::Shortcuts),
+        1 => (0..9usize).prop_map(Op::FullBuild),
     ]
 }
 
