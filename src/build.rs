@@ -23,12 +23,14 @@ use tracing::{debug, info, warn};
 use crate::config::Config;
 use crate::directives::shortcut::Shortcut;
 use crate::directives::{Context, PageState, Params};
-use crate::index::{Body, FileEntry, Index, IndexError, Manifest, PageRecord, Stamp, content_hash};
+use crate::index::{
+    Body, FileEntry, Index, IndexError, Manifest, PageRecord, RecordOut, Stamp, content_hash,
+};
 use crate::links::scan_links;
 use crate::pagespec::{DEPEND_CONTENT, DEPEND_LINKS, DEPEND_PRESENCE, MatchParams};
 use crate::preprocess::{find_all, parse_params};
 use crate::render::render_page;
-use crate::scan::{SourceFile, find_sources, is_internal_file, page_name, page_type};
+use crate::scan::{DirRecord, SourceFile, find_sources, is_internal_file, page_name, page_type};
 use crate::site::Site;
 use crate::templates::Templates;
 use crate::wiki::{Meta, Page, PageId, Wiki};
@@ -193,6 +195,7 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
     let tstamps = template_stamps(&config);
 
     let destdir_key = config.destdir.display().to_string();
+    let tl = Instant::now();
     let loaded = match Index::load(&config.statedir) {
         Ok(i) => Some(i),
         Err(IndexError::Missing) => None,
@@ -201,89 +204,122 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
             None
         }
     };
-    // Even a full build removes what the last build wrote and nothing
-    // produces any more, when it wrote to the same place.
-    let previous_outputs: Vec<String> = match &loaded {
-        Some(i) if i.manifest.destdir == destdir_key => i
-            .body()
-            .map(|b| {
-                b.pages
-                    .into_iter()
-                    .flat_map(|r| r.outputs.into_iter().map(|(p, _)| p))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    let old = if opts.rebuild {
-        None
-    } else {
-        match loaded {
-            Some(i) if i.manifest.tool != TOOL => {
-                info!(
-                    "the index is from {}: rebuilding everything",
-                    i.manifest.tool
-                );
-                None
-            }
-            Some(i)
-                if i.manifest.config_hash != chash
-                    || i.manifest.templates != tstamps
-                    || i.manifest.destdir != destdir_key =>
-            {
-                info!("the setup or templates changed: rebuilding everything");
-                None
-            }
-            other => other,
+    let incremental = match &loaded {
+        _ if opts.rebuild => false,
+        None => false,
+        Some(i) if i.manifest.tool != TOOL => {
+            info!(
+                "the index is from {}: rebuilding everything",
+                i.manifest.tool
+            );
+            false
         }
+        Some(i)
+            if i.manifest.config_hash != chash
+                || i.manifest.templates != tstamps
+                || i.manifest.destdir != destdir_key =>
+        {
+            info!("the setup or templates changed: rebuilding everything");
+            false
+        }
+        Some(_) => true,
     };
+    report.timings.push(("index manifest", tl.elapsed()));
 
     let t0 = Instant::now();
-    let (files, scan_report) = find_sources(&config);
-    for w in scan_report.warnings {
+    let previous = loaded
+        .as_ref()
+        .filter(|_| incremental && !crashed)
+        .map(|i| {
+            crate::scan::Previous::new(
+                &i.manifest.files,
+                &i.manifest.dirs,
+                &i.manifest.scan_warnings,
+            )
+        });
+    let (files, scan_report, dirs) =
+        crate::scan::find_sources_listed(&config, previous.as_ref(), build_start_ns);
+    for w in &scan_report.warnings {
         warn!("{w}");
-        report.warnings.push(w);
     }
+    report.warnings.extend(scan_report.warnings.iter().cloned());
     report.timings.push(("find", t0.elapsed()));
 
     // Nothing changed: done without reading anything else.
-    if let Some(old) = &old
+    if let Some(old) = &loaded
+        && incremental
         && !crashed
         && unchanged(&old.manifest.files, &files)
     {
         report.up_to_date = true;
         report.pages = files
             .iter()
-            .filter(|f| page_type(&f.rel, &config).is_some())
+            .filter(|f| page_type(&f.rel, &config).is_some() && !is_internal_file(&f.rel))
             .count();
         report.files = files.len() - report.pages;
         report.timings.push(("total", started.elapsed()));
         return Ok(report);
     }
 
+    allow_huge_pages();
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    templates.prepare("page");
     std::fs::write(&marker, std::process::id().to_string())
         .with_context(|| format!("cannot write {}", marker.display()))?;
+    // Directory records for the next build: owned, racy flags renewed.
+    let dirs: Vec<DirRecord> = dirs
+        .into_iter()
+        .map(|d| {
+            let mut d = d.into_owned();
+            d.racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+            d
+        })
+        .collect();
+    drop(previous);
     let tb = Instant::now();
-    let old_body = match &old {
-        Some(i) => match i.body() {
+    // The body, decoded once: the last build's records for a refresh, and
+    // for any build into the same destdir the outputs it wrote, so that
+    // what nothing produces any more is removed.
+    let body = match &loaded {
+        Some(i) if i.manifest.destdir == destdir_key => match i.body() {
             Ok(b) => Some(b),
             Err(e) => {
                 warn!("{e}: rebuilding everything");
                 None
             }
         },
-        None => None,
-    };
-    let old_state = match (&old, old_body) {
-        (Some(i), Some(b)) => Some(OldState::new(&i.manifest, b)),
         _ => None,
     };
+    let (old_state, previous_outputs): (Option<OldState>, Vec<String>) = match (loaded, body) {
+        (Some(i), Some(b)) if incremental => {
+            let state = OldState::new(&i.manifest, b);
+            let outs = state
+                .pages
+                .iter()
+                .flat_map(|r| r.outputs.iter().map(|(p, _)| p.clone()))
+                .collect();
+            (Some(state), outs)
+        }
+        (_, Some(b)) => (
+            None,
+            b.pages
+                .into_iter()
+                .flat_map(|r| r.outputs.into_iter().map(|(p, _)| p))
+                .collect(),
+        ),
+        _ => (None, Vec::new()),
+    };
     report.full = old_state.is_none();
-    report.timings.push(("index load", tb.elapsed()));
+    report.timings.push(("index body", tb.elapsed()));
 
     let result = run(
         config.clone(),
-        files,
+        Found {
+            files,
+            dirs,
+            warnings: scan_report.warnings,
+            templates,
+        },
         old_state.as_ref(),
         &previous_outputs,
         crashed,
@@ -303,38 +339,82 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
 struct OldState {
     files: Vec<FileEntry>,
     pages: Vec<PageRecord>,
-    /// (root, rel) → position.
-    by_file: FxHashMap<(u16, String), usize>,
+    /// The encoded records, for writing unchanged ones back as they are.
+    encoded: Body,
 }
 
 impl OldState {
-    fn new(m: &Manifest, b: Body) -> OldState {
-        let by_file = m
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| ((f.root, f.rel.clone()), i))
-            .collect();
+    fn new(m: &Manifest, mut b: Body) -> OldState {
         OldState {
             files: m.files.clone(),
-            pages: b.pages,
-            by_file,
+            pages: std::mem::take(&mut b.pages),
+            encoded: b,
         }
     }
+}
+
+/// Sources sort the same way in the index as from a walk: by root, then
+/// by path component.
+fn walk_cmp(a: (u16, &str), b: (u16, &str)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| a.1.split('/').cmp(b.1.split('/')))
+}
+
+/// For each current source, its position in the old index.
+fn merge_positions(old: &[FileEntry], now: &[SourceFile]) -> Vec<Option<usize>> {
+    let mut out = vec![None; now.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() && j < now.len() {
+        match walk_cmp((old[i].root, &old[i].rel), (now[j].root, &now[j].rel)) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out[j] = Some(i);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 fn unchanged(old: &[FileEntry], now: &[SourceFile]) -> bool {
     old.len() == now.len()
         && old.iter().zip(now).all(|(o, n)| {
-            !o.racy
-                && o.root == n.root
+            o.root == n.root
                 && o.rel == n.rel
                 && o.stamp
                     == Stamp {
                         mtime_ns: n.mtime_ns,
                         size: n.size,
                     }
+                // A racy entry stays racy until a build rewrites the
+                // index; its content says whether it changed.
+                && (!o.racy || same_content(o, n))
         })
+}
+
+/// Whether a source still has the content the index recorded.
+fn same_content(o: &FileEntry, f: &SourceFile) -> bool {
+    let hash = match f.builtin {
+        Some(b) => content_hash(b),
+        None => match std::fs::read(&f.abs) {
+            Ok(b) => content_hash(&b),
+            Err(_) => return false,
+        },
+    };
+    o.hash != 0 && hash == o.hash
+}
+
+/// From here on the build touches tens of megabytes: huge pages (which
+/// `main` turns off for the quick up-to-date check) now save more page
+/// faults than zeroing them costs.
+fn allow_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with these arguments only clears a flag on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
+    }
 }
 
 /// Removes temporary files an interrupted build left in destdir.
@@ -486,10 +566,19 @@ fn say(verbose: bool, file: &str, why: &str) {
     }
 }
 
+/// What finding the sources produced.
+struct Found {
+    files: Vec<SourceFile>,
+    dirs: Vec<DirRecord>,
+    warnings: Vec<String>,
+    /// The templates, with the page template compiling meanwhile.
+    templates: Templates,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     config: Arc<Config>,
-    files: Vec<SourceFile>,
+    found: Found,
     old: Option<&OldState>,
     previous_outputs: &[String],
     crashed: bool,
@@ -501,36 +590,38 @@ fn run(
 ) -> Result<()> {
     let t1 = Instant::now();
     let verbose = opts.verbose;
+    let Found {
+        files,
+        dirs,
+        warnings: scan_warnings,
+        ..
+    } = found;
 
-    // Classify every source against the old index.
+    // Match every source with its entry in the old index (both lists are
+    // in walk order) and classify it.
+    let old_pos: Vec<Option<usize>> = match old {
+        Some(o) => merge_positions(&o.files, &files),
+        None => vec![None; files.len()],
+    };
     let status: Vec<Status> = files
         .par_iter()
-        .map(|f| {
-            let Some(old) = old else { return Status::New };
-            match old.by_file.get(&(f.root, f.rel.clone())) {
-                None => Status::New,
-                Some(&i) => {
-                    let o = &old.files[i];
-                    let stamp = Stamp {
-                        mtime_ns: f.mtime_ns,
-                        size: f.size,
-                    };
-                    if o.stamp != stamp {
-                        Status::Changed
-                    } else if o.racy {
-                        // Same stamp but recently modified: trust content only.
-                        let bytes = match f.builtin {
-                            Some(b) => Some(b.to_vec()),
-                            None => std::fs::read(&f.abs).ok(),
-                        };
-                        match bytes {
-                            Some(b) if o.hash != 0 && content_hash(&b) == o.hash => Status::Same(i),
-                            _ => Status::Changed,
-                        }
-                    } else {
-                        Status::Same(i)
-                    }
-                }
+        .zip(old_pos.par_iter())
+        .map(|(f, pos)| {
+            let (Some(old), Some(i)) = (old, *pos) else {
+                return Status::New;
+            };
+            let o = &old.files[i];
+            let stamp = Stamp {
+                mtime_ns: f.mtime_ns,
+                size: f.size,
+            };
+            if o.stamp != stamp {
+                Status::Changed
+            } else if o.racy && !same_content(o, f) {
+                // Same stamp but recently modified: trust content only.
+                Status::Changed
+            } else {
+                Status::Same(i)
             }
         })
         .collect();
@@ -549,31 +640,18 @@ fn run(
     }
     let deleted: Vec<usize> = match old {
         Some(old) => {
-            let present: FxHashSet<usize> = status
-                .iter()
-                .filter_map(|s| {
-                    if let Status::Same(o) = s {
-                        Some(*o)
-                    } else {
-                        None
-                    }
-                })
-                .chain(
-                    files
-                        .iter()
-                        .filter_map(|f| old.by_file.get(&(f.root, f.rel.clone())).copied()),
-                )
-                .collect();
-            (0..old.files.len())
-                .filter(|i| !present.contains(i))
-                .collect()
+            let mut present = vec![false; old.files.len()];
+            for p in old_pos.iter().flatten() {
+                present[*p] = true;
+            }
+            (0..old.files.len()).filter(|i| !present[*i]).collect()
         }
         None => Vec::new(),
     };
+    let page_set_changed = old.is_some() && (!deleted.is_empty() || status.contains(&Status::New));
 
     report.timings.push(("classify", t1.elapsed()));
-    let templates = Templates::new(config.templatedir.as_deref())?;
-    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    let mut site = Site::new(Wiki::new(config.clone(), pages), found.templates);
     report.timings.push(("site", t1.elapsed()));
     let n = site.wiki.pages.len();
     if old.is_none() {
@@ -622,7 +700,26 @@ fn run(
         scan_deps[*id as usize] = s.scan_deps;
     }
     report.timings.push(("rescan", t1.elapsed()));
-    site.wiki.compute_backlinks();
+    // Link targets: with the same pages as before, unchanged pages' links
+    // resolve as they did.
+    let reuse: Option<Vec<Option<Vec<Option<PageId>>>>> = match old {
+        Some(old) if !page_set_changed => Some(
+            (0..n)
+                .map(|i| match status[i] {
+                    Status::Same(o) if !rescan[i] => Some(
+                        old.pages[o]
+                            .resolved
+                            .iter()
+                            .map(|t| t.map(|t| t as PageId))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    site.wiki.compute_backlinks_reusing(reuse);
     report.timings.push(("scan", t1.elapsed()));
 
     // Decide what to render.
@@ -640,8 +737,17 @@ fn run(
             }
         }
         Some(old) => {
+            let mark = |render: &mut Vec<bool>, i: usize, why: &str| {
+                let p = wiki.page(i as PageId);
+                if !render[i] && p.kind.is_some() && !p.internal {
+                    render[i] = true;
+                    say(verbose, &p.file, why);
+                }
+            };
             for (i, st) in status.iter().enumerate() {
                 let p = wiki.page(i as PageId);
+                let links_differ =
+                    |r: &PageRecord| r.links != p.links || r.typed != typed_to_vec(&p.typed);
                 match st {
                     Status::New => {
                         render[i] = true;
@@ -653,16 +759,19 @@ fn run(
                     Status::Changed => {
                         render[i] = true;
                         changed_content.insert(p.lc_name.clone());
-                        let before = old
-                            .by_file
-                            .get(&(files[i].root, files[i].rel.clone()))
-                            .map(|&o| &old.pages[o]);
-                        if before
-                            .is_none_or(|r| r.links != p.links || r.typed != typed_to_vec(&p.typed))
-                        {
+                        if old_pos[i].is_none_or(|o| links_differ(&old.pages[o])) {
                             linkchangers.insert(p.lc_name.clone());
                         }
                         say(verbose, &p.file, "which changed");
+                    }
+                    Status::Same(o) if rescan[i] => {
+                        let r = &old.pages[*o];
+                        if links_differ(r) {
+                            linkchangers.insert(p.lc_name.clone());
+                        }
+                        if links_differ(r) || r.meta != p.meta {
+                            mark(&mut render, i, "whose template changed");
+                        }
                     }
                     Status::Same(_) => {}
                 }
@@ -672,74 +781,137 @@ fn run(
                 changed_content.insert(old_names[d].clone());
                 linkchangers.insert(old_names[d].clone());
             }
-            let old_name = |o: u32| old_names.get(o as usize).cloned();
-            let page_set_changed = !deleted.is_empty() || status.iter().any(|s| *s == Status::New);
-            let old_backlinks = old_backlink_names(old, &old_names);
-            report.timings.push(("old backlinks", t2.elapsed()));
+
+            // Where each old page is now (by name), to compare link targets.
+            let old_to_new: Vec<Option<PageId>> = if page_set_changed {
+                old_names.iter().map(|n| wiki.id_lc(n)).collect()
+            } else {
+                (0..old.pages.len() as PageId).map(Some).collect()
+            };
+            // Pages whose links resolve differently, and the pages whose
+            // backlinks may therefore differ.
+            let mut bl_candidates: FxHashSet<PageId> = FxHashSet::default();
             for i in 0..n {
-                let p = wiki.page(i as PageId);
-                if let Status::Same(o) = status[i] {
-                    let r = &old.pages[o];
-                    // Links or tags differ: a link changer.
-                    if r.links != p.links || typed_to_vec(&p.typed) != r.typed {
-                        linkchangers.insert(p.lc_name.clone());
-                    }
-                    if render[i] || p.kind.is_none() || p.internal {
-                        continue;
-                    }
-                    if rescan[i]
-                        && (r.links != p.links
-                            || typed_to_vec(&p.typed) != r.typed
-                            || r.meta != p.meta)
-                    {
-                        render[i] = true;
-                        say(verbose, &p.file, "whose template changed");
-                        continue;
-                    }
-                    // Links that now resolve elsewhere.
-                    let now: Vec<Option<String>> = wiki.resolved[i]
+                let now = &wiki.resolved[i];
+                let before: Option<&Vec<Option<u32>>> = old_pos[i].map(|o| &old.pages[o].resolved);
+                // Compared by name: a target that went away differs from a
+                // link that was already broken.
+                let same = before.is_some_and(|b| {
+                    b.len() == now.len()
+                        && b.iter().zip(now).all(|(x, y)| match (x, y) {
+                            (None, None) => true,
+                            (Some(x), Some(y)) if !page_set_changed => *x == *y,
+                            (Some(x), Some(y)) => old_names[*x as usize] == wiki.page(*y).lc_name,
+                            _ => false,
+                        })
+                });
+                if same {
+                    continue;
+                }
+                bl_candidates.extend(now.iter().flatten());
+                if let Some(b) = before {
+                    bl_candidates.extend(
+                        b.iter()
+                            .flatten()
+                            .filter_map(|t| old_to_new.get(*t as usize).copied().flatten()),
+                    );
+                }
+                if matches!(status[i], Status::Same(_)) {
+                    mark(&mut render, i, "whose links now lead elsewhere");
+                }
+            }
+            for &d in &deleted {
+                bl_candidates.extend(
+                    old.pages[d]
+                        .resolved
                         .iter()
-                        .map(|t| t.map(|t| wiki.page(t).lc_name.clone()))
-                        .collect();
-                    let before: Vec<Option<String>> =
-                        r.resolved.iter().map(|t| t.and_then(old_name)).collect();
-                    if now != before {
-                        render[i] = true;
-                        say(verbose, &p.file, "whose links now lead elsewhere");
+                        .flatten()
+                        .filter_map(|t| old_to_new.get(*t as usize).copied().flatten()),
+                );
+            }
+            // Links made by directives that now resolve elsewhere.
+            if page_set_changed {
+                for (i, st) in status.iter().enumerate() {
+                    let Status::Same(o) = *st else { continue };
+                    let moved = old.pages[o].depends.iter().any(|(d, t)| {
+                        *t == EXTRA_LINK && {
+                            let mut parts = d.split('\u{0}');
+                            let (lpage, link, target) = (
+                                parts.next().unwrap_or(""),
+                                parts.next().unwrap_or(""),
+                                parts.next().unwrap_or(""),
+                            );
+                            wiki.bestlink(lpage, link)
+                                .map_or("", |b| wiki.page(b).lc_name.as_str())
+                                != target
+                        }
+                    });
+                    if moved {
+                        mark(&mut render, i, "whose links now lead elsewhere");
+                    }
+                }
+            }
+            // Backlinks, compared where they may have changed.
+            if !bl_candidates.is_empty() {
+                let mut old_back: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+                let new_to_old: FxHashMap<PageId, usize> = (0..n)
+                    .filter_map(|i| old_pos[i].map(|o| (i as PageId, o)))
+                    .collect();
+                let wanted: FxHashSet<usize> = bl_candidates
+                    .iter()
+                    .filter_map(|c| new_to_old.get(c).copied())
+                    .collect();
+                for (from, r) in old.pages.iter().enumerate() {
+                    if r.internal {
                         continue;
                     }
-                    let extra_moved = page_set_changed
-                        && old.pages[o].depends.iter().any(|(d, t)| {
-                            *t == EXTRA_LINK && {
-                                let mut parts = d.split('\u{0}');
-                                let (lpage, link, target) = (
-                                    parts.next().unwrap_or(""),
-                                    parts.next().unwrap_or(""),
-                                    parts.next().unwrap_or(""),
-                                );
-                                let now = wiki
-                                    .bestlink(lpage, link)
-                                    .map(|b| wiki.page(b).lc_name.as_str());
-                                now.unwrap_or("") != target
-                            }
-                        });
-                    if extra_moved {
-                        render[i] = true;
-                        say(verbose, &p.file, "whose links now lead elsewhere");
-                        continue;
+                    for t in r.resolved.iter().flatten() {
+                        if *t as usize != from && wanted.contains(&(*t as usize)) {
+                            old_back.entry(*t).or_default().push(from as u32);
+                        }
                     }
-                    let mut bl_now: Vec<&str> = wiki.backlinks[i]
+                }
+                let mut cands: Vec<PageId> = bl_candidates.into_iter().collect();
+                cands.sort_unstable();
+                for c in cands {
+                    let mut now: Vec<&str> = wiki.backlinks[c as usize]
                         .iter()
                         .map(|b| wiki.page(*b).lc_name.as_str())
                         .collect();
-                    bl_now.sort_unstable();
-                    let empty = Vec::new();
-                    let bl_before = old_backlinks.get(o).unwrap_or(&empty);
-                    if bl_now.len() != bl_before.len()
-                        || bl_now.iter().zip(bl_before).any(|(a, b)| *a != b.as_str())
-                    {
-                        render[i] = true;
-                        say(verbose, &p.file, "to update its backlinks");
+                    now.sort_unstable();
+                    now.dedup();
+                    let mut before: Vec<&str> = new_to_old
+                        .get(&c)
+                        .and_then(|o| old_back.get(&(*o as u32)))
+                        .map(|v| v.iter().map(|b| old_names[*b as usize].as_str()).collect())
+                        .unwrap_or_default();
+                    before.sort_unstable();
+                    before.dedup();
+                    if now != before {
+                        mark(&mut render, c as usize, "to update its backlinks");
+                    }
+                }
+            }
+            // Page furniture: parent links, the discussion link, the
+            // recentchanges link follow the pages that exist.
+            for name in exists_changed.iter() {
+                for &id in wiki.with_lc_prefix(&format!("{name}/")) {
+                    mark(&mut render, id as usize, "whose parent pages changed");
+                }
+                if config.discussion
+                    && let Some((parent, last)) = name.rsplit_once('/')
+                    && last == config.discussionpage.to_lowercase()
+                    && let Some(id) = wiki.id_lc(parent)
+                {
+                    mark(
+                        &mut render,
+                        id as usize,
+                        "whose discussion page came or went",
+                    );
+                }
+                if name == "recentchanges" && config.rcs.is_some() {
+                    for i in 0..n {
+                        mark(&mut render, i, "because recentchanges came or went");
                     }
                 }
             }
@@ -820,10 +992,8 @@ fn run(
             let mut outputs = Vec::new();
             let old_outputs: &[(String, u64)] = match (old, status[id as usize]) {
                 (Some(o), Status::Same(i)) => &o.pages[i].outputs,
-                (Some(o), Status::Changed) => o
-                    .by_file
-                    .get(&(files[id as usize].root, files[id as usize].rel.clone()))
-                    .map(|&i| o.pages[i].outputs.as_slice())
+                (Some(o), Status::Changed) => old_pos[id as usize]
+                    .map(|i| o.pages[i].outputs.as_slice())
                     .unwrap_or(&[]),
                 _ => &[],
             };
@@ -892,39 +1062,61 @@ fn run(
     report.timings.push(("render", t3.elapsed()));
 
     // New records: rendered pages get what this run recorded, the others
-    // keep what the last build recorded.
-    let mut records: Vec<PageRecord> = (0..n)
-        .map(|i| {
-            let p = wiki.page(i as PageId);
-            let mut r = match (old, status[i]) {
-                (Some(o), Status::Same(j)) => PageRecord {
-                    depends: o.pages[j].depends.clone(),
-                    depends_spec: o.pages[j].depends_spec.clone(),
-                    outputs: o.pages[j].outputs.clone(),
-                    ..Default::default()
-                },
-                _ => PageRecord::default(),
-            };
-            r.kind = p.kind.clone();
-            r.internal = p.internal;
-            r.ctime = p.ctime;
-            r.mtime = p.mtime;
-            r.links = p.links.clone();
-            r.typed = typed_to_vec(&p.typed);
-            r.meta = p.meta.clone();
-            r.resolved = wiki.resolved[i]
-                .iter()
-                .map(|t| t.map(|t| t as u32))
-                .collect();
-            r.scan_deps = scan_deps[i].clone();
-            r
+    // keep what the last build recorded. A page that was neither rescanned
+    // nor rendered, in an unchanged page set (so link targets keep their
+    // indices), has exactly its old record: its bytes are written back.
+    let mut rendered_out: Vec<Option<Out>> = vec![None; n];
+    for (id, out) in outs {
+        rendered_out[id as usize] = Some(out);
+    }
+    let fresh_record = |i: usize, rendered: Option<&mut Out>| -> PageRecord {
+        let p = wiki.page(i as PageId);
+        let mut r = match (rendered, old, status[i]) {
+            (Some(out), _, _) => PageRecord {
+                outputs: std::mem::take(&mut out.0),
+                depends: std::mem::take(&mut out.1),
+                depends_spec: std::mem::take(&mut out.2),
+                ..Default::default()
+            },
+            (None, Some(o), Status::Same(j)) => PageRecord {
+                depends: o.pages[j].depends.clone(),
+                depends_spec: o.pages[j].depends_spec.clone(),
+                outputs: o.pages[j].outputs.clone(),
+                ..Default::default()
+            },
+            _ => PageRecord::default(),
+        };
+        r.kind = p.kind.clone();
+        r.internal = p.internal;
+        r.ctime = p.ctime;
+        r.mtime = p.mtime;
+        r.links = p.links.clone();
+        r.typed = typed_to_vec(&p.typed);
+        r.meta = p.meta.clone();
+        r.resolved = wiki.resolved[i].clone();
+        r.scan_deps = scan_deps[i].clone();
+        r
+    };
+    let records: Vec<RecordOut> = rendered_out
+        .par_iter_mut()
+        .enumerate()
+        .map(|(i, out)| match (old, status[i]) {
+            (Some(o), Status::Same(j)) if out.is_none() && !rescan[i] && !page_set_changed => {
+                debug_assert_eq!(
+                    postcard::to_allocvec(&fresh_record(i, None))
+                        .ok()
+                        .as_deref(),
+                    Some(o.encoded.raw(j)),
+                    "reused index record of {} differs from a fresh one",
+                    files[i].rel
+                );
+                RecordOut::Same(o.encoded.raw(j))
+            }
+            _ => RecordOut::Fresh(Box::new(fresh_record(i, out.as_mut()))),
         })
         .collect();
-    for (id, (outputs, deps, spec_deps, written, unchanged, errs)) in outs {
-        let r = &mut records[id as usize];
-        r.outputs = outputs;
-        r.depends = deps;
-        r.depends_spec = spec_deps;
+    for (outputs, _, _, written, unchanged, errs) in rendered_out.into_iter().flatten() {
+        debug_assert!(outputs.is_empty());
         report.written += written;
         report.unchanged += unchanged;
         for e in errs {
@@ -938,7 +1130,15 @@ fn run(
     {
         let current: FxHashSet<&str> = records
             .iter()
-            .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
+            .enumerate()
+            .flat_map(|(i, r)| {
+                let outs: &[(String, u64)] = match (r, old, status[i]) {
+                    (RecordOut::Fresh(r), _, _) => &r.outputs,
+                    (RecordOut::Same(_), Some(o), Status::Same(j)) => &o.pages[j].outputs,
+                    (RecordOut::Same(_), _, _) => &[],
+                };
+                outs.iter().map(|(p, _)| p.as_str())
+            })
             .collect();
         let mut stale: Vec<&str> = previous_outputs
             .iter()
@@ -1010,8 +1210,10 @@ fn run(
         config_hash: chash,
         templates: tstamps,
         files: entries,
+        dirs,
+        scan_warnings,
     };
-    Index::save(&config.statedir, &manifest, &Body { pages: records })
+    Index::save(&config.statedir, &manifest, &records)
         .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
     report.timings.push(("index save", t4.elapsed()));
 
@@ -1034,8 +1236,11 @@ fn run(
 /// empty when broken).
 const EXTRA_LINK: u8 = 0x80;
 
+/// Dependencies by name (page or PageSpec) and type bits.
+type Deps = Vec<(String, u8)>;
+
 /// Page and PageSpec dependencies recorded while rendering.
-fn record_deps(state: &PageState) -> (Vec<(String, u8)>, Vec<(String, u8)>) {
+fn record_deps(state: &PageState) -> (Deps, Deps) {
     let mut deps: Vec<(String, u8)> = Vec::new();
     for (p, t) in &state.depends {
         let lc = p.to_lowercase();
@@ -1048,29 +1253,6 @@ fn record_deps(state: &PageState) -> (Vec<(String, u8)>, Vec<(String, u8)>) {
         deps.push((format!("{lpage}\u{0}{link}\u{0}{target}"), EXTRA_LINK));
     }
     (deps, state.depends_spec.clone())
-}
-
-/// Backlinks of each old page (lowercased names, sorted), from the old
-/// index's resolved links.
-fn old_backlink_names(old: &OldState, names: &[String]) -> Vec<Vec<String>> {
-    let mut back: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); old.pages.len()];
-    for (from, r) in old.pages.iter().enumerate() {
-        if r.internal {
-            continue;
-        }
-        for t in r.resolved.iter().flatten() {
-            if *t as usize != from && (*t as usize) < back.len() {
-                back[*t as usize].insert(from as u32);
-            }
-        }
-    }
-    back.into_iter()
-        .map(|s| {
-            let mut v: Vec<String> = s.into_iter().map(|i| names[i as usize].clone()).collect();
-            v.sort_unstable();
-            v
-        })
-        .collect()
 }
 
 /// Does page `p` (unchanged, with last build's record `r`) depend on

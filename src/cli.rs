@@ -1,7 +1,6 @@
 //! Command line: ikiwiki's options where ikiwiki has them.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -142,7 +141,7 @@ fn load_setup(cli: &Cli) -> Result<Setup> {
     Ok(setup)
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<u8> {
     init_logging(cli.verbose);
     let setup = load_setup(&cli)?;
     if !setup.unknown_keys.is_empty() {
@@ -159,7 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(out) = &cli.dumpsetup {
         std::fs::write(out, setup.dump())
             .with_context(|| format!("cannot write {}", out.display()))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     let config = Config::from_setup(&setup)?;
     for p in &config.plugins.unknown {
@@ -189,7 +188,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let report = build(Arc::new(config), &opts)?;
     if report.queued {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     if cli.verbose {
         for (name, d) in &report.timings {
@@ -208,20 +207,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "wikic: built with {} error(s); the rest of the wiki is up to date",
             report.errors.len()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(1);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-/// Entry point used by `main`.
-pub fn main() -> ExitCode {
+/// Entry point used by `main`: the exit status.
+pub fn main() -> u8 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("wikic: {msg}");
-            ExitCode::from(1)
+            1
         }
     }
 }

@@ -4,14 +4,35 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> std::process::ExitCode {
-    // Huge pages are zeroed 2 MiB at a time on first touch; for a process
-    // that often lives a few milliseconds (a refresh with little to do)
-    // that costs more than the TLB misses they save.
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl with these arguments only sets a flag on this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+// Huge pages are zeroed 2 MiB at a time on first touch; for a process
+// that often lives a few milliseconds (a refresh with little to do) that
+// costs more than the TLB misses they save. This must run before the
+// runtime's first allocation, hence a constructor rather than `main`.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NO_HUGE_PAGES: extern "C" fn() = {
+    extern "C" fn disable() {
+        // SAFETY: prctl with these arguments only sets a flag on this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
-    wikic::cli::main()
+    disable
+};
+
+fn main() {
+    let code = wikic::cli::main();
+    // Every file is written and closed by now; skip tearing down the
+    // allocator and the thread pool, which a short run notices.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: `_exit` ends the process; nothing is left to clean up.
+    unsafe {
+        libc::_exit(code as i32)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code as i32)
 }

@@ -158,7 +158,7 @@ pub fn render_page(site: &Site, id: PageId) -> Rendered {
     for (lpage, link, best) in resolutions {
         let scanned = wiki
             .page_named(&lpage)
-            .is_some_and(|p| p.links.iter().any(|l| *l == link));
+            .is_some_and(|p| p.links.contains(&link));
         if !scanned {
             r.state.extra_links.push((lpage, link, best));
         }
@@ -179,25 +179,10 @@ fn render_page_inner(site: &Site, id: PageId) -> Rendered {
             crate::names::html_escape(err)
         );
     }
-    let mut state = cx.state;
-    // The page's furniture links to parents, its discussion page and
-    // recentchanges when they exist: their coming and going matters.
-    let cfg = &wiki.config;
-    let mut parent = String::new();
-    for part in p.name.split('/') {
-        if !parent.is_empty() {
-            state.add_depends(&parent, crate::pagespec::DEPEND_PRESENCE);
-            parent.push('/');
-        }
-        parent.push_str(part);
-    }
-    if cfg.discussion {
-        state.add_depends(
-            &format!("{}/{}", p.name, cfg.discussionpage),
-            crate::pagespec::DEPEND_PRESENCE,
-        );
-    }
-    state.add_depends("recentchanges", crate::pagespec::DEPEND_PRESENCE);
+    // The page's furniture (parent links, discussion and recentchanges
+    // links) depends on which pages exist; a refresh handles that by
+    // name (see `build::furniture_affected`) rather than by recording it.
+    let state = cx.state;
     let html = genpage(site, id, content, &state);
     Rendered { html, state }
 }

@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use rustc_hash::FxHashSet;
-use walkdir::WalkDir;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::config::Config;
 use crate::names::is_wiki_char;
@@ -113,8 +112,10 @@ pub fn is_pruned(file: &str, config: &Config) -> bool {
     false
 }
 
+/// Whether `dir` is one of the directories on the path of `file`.
 fn has_component(file: &str, dir: &str) -> bool {
-    file.starts_with(&format!("{dir}/")) || file.contains(&format!("/{dir}/"))
+    file.rsplit_once('/')
+        .is_some_and(|(dirs, _)| dirs.split('/').any(|c| c == dir))
 }
 
 /// File names must stay within ikiwiki's alphabet.
@@ -145,102 +146,255 @@ pub struct ScanReport {
     pub warnings: Vec<String>,
 }
 
-/// Every file under `root` (relative path, absolute path), in sorted
-/// depth-first order, skipping symlinks and dot directories. Top-level
-/// directories are walked in parallel.
-fn list_files(root: &Path, report: &mut ScanReport) -> (Vec<(String, PathBuf)>, Vec<String>) {
-    use rayon::prelude::*;
-    let mut top: Vec<_> = match std::fs::read_dir(root) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
-        Err(e) => {
-            report
-                .warnings
-                .push(format!("cannot read {}: {e}", root.display()));
-            return (Vec::new(), Vec::new());
+/// What a directory held at the last build, so an unchanged directory
+/// (same modification time) is not read again: only its files are
+/// stat()ed. Entries are sorted by name.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DirRecord {
+    pub root: u16,
+    /// Path relative to the root ("" for the root itself).
+    pub rel: String,
+    pub mtime_ns: i64,
+    /// Modified too close to that build to trust the time: read again.
+    pub racy: bool,
+    /// (name, kind): 0 file, 1 directory, 2 other (symlink, device...).
+    pub entries: Vec<(String, u8)>,
+}
+
+/// Directory records of the last build, by root and relative path.
+pub type DirCache<'a> = FxHashMap<(u16, &'a str), &'a DirRecord>;
+
+/// Indexes directory records for lookups.
+pub fn dir_cache(records: &[DirRecord]) -> DirCache<'_> {
+    records
+        .iter()
+        .map(|d| ((d.root, d.rel.as_str()), d))
+        .collect()
+}
+
+const KIND_FILE: u8 = 0;
+const KIND_DIR: u8 = 1;
+const KIND_OTHER: u8 = 2;
+
+/// A directory opened once, so files are stat()ed relative to it (the
+/// kernel then resolves only the relative part of each path).
+struct RootDir {
+    path: PathBuf,
+    #[cfg(unix)]
+    fd: Option<std::fs::File>,
+}
+
+impl RootDir {
+    fn open(path: &Path) -> RootDir {
+        RootDir {
+            path: path.to_path_buf(),
+            #[cfg(unix)]
+            fd: std::fs::File::open(path).ok(),
+        }
+    }
+
+    /// (mtime in ns, size, is a regular file, is a directory) of `rel`,
+    /// without following symlinks.
+    fn stat(&self, rel: &str) -> Option<(i64, u64, bool, bool, i64)> {
+        #[cfg(unix)]
+        if let Some(fd) = &self.fd {
+            use std::os::fd::AsRawFd;
+            let c = std::ffi::CString::new(if rel.is_empty() { "." } else { rel }).ok()?;
+            // SAFETY: `st` is plain data filled in by the kernel; the fd
+            // and the C string outlive the call.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let r = unsafe {
+                libc::fstatat(
+                    fd.as_raw_fd(),
+                    c.as_ptr(),
+                    &mut st,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            if r != 0 {
+                return None;
+            }
+            let mtime_ns = st.st_mtime * 1_000_000_000 + st.st_mtime_nsec;
+            let fmt = st.st_mode & libc::S_IFMT;
+            let ctime = st.st_ctime.min(st.st_mtime);
+            return Some((
+                mtime_ns,
+                st.st_size as u64,
+                fmt == libc::S_IFREG,
+                fmt == libc::S_IFDIR,
+                ctime,
+            ));
+        }
+        let meta = std::fs::symlink_metadata(self.path.join(rel)).ok()?;
+        let (mtime, ctime, mtime_ns) = times(&meta);
+        let _ = mtime;
+        Some((mtime_ns, meta.len(), meta.is_file(), meta.is_dir(), ctime))
+    }
+}
+
+/// Lists `rel` (a directory under `root`): from the cache when its
+/// modification time is what the cache recorded, else by reading it.
+fn list_dir<'c>(
+    root: &RootDir,
+    root_id: u16,
+    rel: &str,
+    cache: Option<&DirCache<'c>>,
+    build_start_ns: i64,
+) -> Result<std::borrow::Cow<'c, DirRecord>, String> {
+    let mtime_ns = root.stat(rel).map(|s| s.0).unwrap_or(0);
+    if let Some(c) = cache.and_then(|c| c.get(&(root_id, rel)))
+        && !c.racy
+        && c.mtime_ns == mtime_ns
+        && mtime_ns != 0
+    {
+        return Ok(std::borrow::Cow::Borrowed(*c));
+    }
+    let dir = if rel.is_empty() {
+        root.path.clone()
+    } else {
+        root.path.join(rel)
+    };
+    let rd = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut entries: Vec<(String, u8)> = Vec::new();
+    for e in rd {
+        let Ok(e) = e else { continue };
+        let Ok(ft) = e.file_type() else { continue };
+        let name = match e.file_name().into_string() {
+            Ok(n) => n,
+            Err(n) => {
+                // Reported when the file is selected; kept out of the list.
+                tracing::warn!(
+                    "skipping {}: its name is not valid UTF-8; rename it",
+                    dir.join(n).display()
+                );
+                continue;
+            }
+        };
+        let kind = if ft.is_dir() {
+            KIND_DIR
+        } else if ft.is_file() {
+            KIND_FILE
+        } else {
+            KIND_OTHER
+        };
+        entries.push((name, kind));
+    }
+    entries.sort();
+    Ok(std::borrow::Cow::Owned(DirRecord {
+        root: root_id,
+        rel: rel.to_string(),
+        mtime_ns,
+        racy: mtime_ns >= build_start_ns - RACY_NS,
+        entries,
+    }))
+}
+
+/// Directories modified within this long of a build are read again next
+/// time: the clock tick may hide a later change.
+const RACY_NS: i64 = 2_000_000_000;
+
+/// Walks one directory tree depth-first in name order, collecting files
+/// and other entries (relative paths) and the directory records.
+fn walk<'c>(
+    root: &RootDir,
+    root_id: u16,
+    rel: &str,
+    cache: Option<&DirCache<'c>>,
+    build_start_ns: i64,
+    out: &mut Listing<'c>,
+) {
+    let rec = match list_dir(root, root_id, rel, cache, build_start_ns) {
+        Ok(r) => r,
+        Err(w) => {
+            out.warnings.push(w);
+            return;
         }
     };
-    top.sort_by_key(|e| e.file_name());
-    type Listing = (Vec<(String, PathBuf)>, Vec<String>, Vec<String>);
-    let parts: Vec<Listing> = top
+    for (name, kind) in &rec.entries {
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        match *kind {
+            // Dot directories never hold publishable files; skipping them
+            // whole avoids walking .git.
+            KIND_DIR if name.starts_with('.') => {}
+            KIND_DIR => walk(root, root_id, &path, cache, build_start_ns, out),
+            KIND_FILE => out.files.push(path),
+            _ => out.others.push(path),
+        }
+    }
+    out.dirs.push(rec);
+}
+
+#[derive(Default)]
+struct Listing<'c> {
+    files: Vec<String>,
+    others: Vec<String>,
+    dirs: Vec<std::borrow::Cow<'c, DirRecord>>,
+    warnings: Vec<String>,
+}
+
+/// Every file under `root` in sorted depth-first order (relative paths),
+/// the other entries (symlinks and the like), and directory records.
+/// Top-level directories are walked in parallel.
+fn list_files<'c>(
+    root: &RootDir,
+    root_id: u16,
+    cache: Option<&DirCache<'c>>,
+    build_start_ns: i64,
+) -> Listing<'c> {
+    use rayon::prelude::*;
+    let top = match list_dir(root, root_id, "", cache, build_start_ns) {
+        Ok(r) => r,
+        Err(w) => {
+            return Listing {
+                warnings: vec![w],
+                ..Default::default()
+            };
+        }
+    };
+    let parts: Vec<Listing<'c>> = top
+        .entries
         .par_iter()
-        .map(|entry| {
-            let mut files = Vec::new();
-            let mut others = Vec::new();
-            let mut warnings = Vec::new();
-            let walker = WalkDir::new(entry.path())
-                .follow_links(false)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    // Dot directories never hold publishable files;
-                    // skipping them whole avoids walking .git.
-                    !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
-                });
-            for item in walker {
-                let item = match item {
-                    Ok(i) => i,
-                    Err(e) => {
-                        warnings.push(format!(
-                            "cannot read {}: {e}",
-                            e.path().map_or_else(
-                                || root.display().to_string(),
-                                |p| p.display().to_string()
-                            )
-                        ));
-                        continue;
-                    }
-                };
-                if item.file_type().is_dir() {
-                    continue;
-                }
-                let Ok(relpath) = item.path().strip_prefix(root) else {
-                    continue;
-                };
-                if !item.file_type().is_file() {
-                    // Symlinks and the like are never sources, but they
-                    // still hide an underlay's file of the same name.
-                    if let Some(rel) = relpath.to_str() {
-                        others.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
-                    }
-                    continue;
-                }
-                match relpath.to_str() {
-                    Some(rel) => files.push((
-                        rel.replace(std::path::MAIN_SEPARATOR, "/"),
-                        item.into_path(),
-                    )),
-                    None => warnings.push(format!(
-                        "skipping {}: its name is not valid UTF-8; rename it",
-                        item.path().display()
-                    )),
-                }
+        .map(|(name, kind)| {
+            let mut l = Listing::default();
+            match *kind {
+                KIND_DIR if name.starts_with('.') => {}
+                KIND_DIR => walk(root, root_id, name, cache, build_start_ns, &mut l),
+                KIND_FILE => l.files.push(name.clone()),
+                _ => l.others.push(name.clone()),
             }
-            (files, others, warnings)
+            l
         })
         .collect();
-    let mut out = Vec::new();
-    let mut other_out = Vec::new();
-    for (files, others, warnings) in parts {
-        out.extend(files);
-        other_out.extend(others);
-        report.warnings.extend(warnings);
+    let mut out = Listing::default();
+    for p in parts {
+        out.files.extend(p.files);
+        out.others.extend(p.others);
+        out.dirs.extend(p.dirs);
+        out.warnings.extend(p.warnings);
     }
-    (out, other_out)
+    out.dirs.push(top);
+    out
 }
 
 /// Applies pruning, the name alphabet and precedence to one root's files.
 fn select(
     root: &Path,
-    files: Vec<(String, PathBuf)>,
+    files: Vec<String>,
     underlay: bool,
     config: &Config,
     seen_pages: &mut FxHashSet<String>,
     in_srcdir: &FxHashSet<String>,
     report: &mut ScanReport,
-) -> Vec<(String, PathBuf)> {
+) -> (Vec<String>, Vec<String>) {
     let mut kept = Vec::with_capacity(files.len());
-    for (rel, abs) in files {
+    let mut rejected = Vec::new();
+    for rel in files {
         if is_pruned(&rel, config) {
+            rejected.push(rel);
             continue;
         }
         if !is_valid_name(&rel) {
@@ -248,6 +402,7 @@ fn select(
                 "skipping bad filename {rel} (in {}): names may only use letters, digits and -+/.:_",
                 root.display()
             ));
+            rejected.push(rel);
             continue;
         }
         let page = page_name(&rel, config);
@@ -261,91 +416,227 @@ fn select(
             report.warnings.push(format!(
                 "{rel}: page {page} already has a source file; this one is ignored"
             ));
+            rejected.push(rel);
             continue;
         }
         seen_pages.insert(page);
-        kept.push((rel, abs));
+        kept.push(rel);
     }
-    kept
+    (kept, rejected)
 }
 
 /// All source files of the wiki: srcdir wins over underlays, and an
 /// earlier underlay over a later one.
 pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
-    use rayon::prelude::*;
-    let mut report = ScanReport::default();
-    let mut seen_pages = FxHashSet::default();
-    let mut kept: Vec<(String, PathBuf, u16)> = Vec::new();
-    let mut roots: Vec<(&Path, u16)> = vec![(config.srcdir.as_path(), 0)];
-    for (i, dir) in config.underlays.iter().enumerate() {
-        if dir.is_dir() && *dir != config.srcdir {
-            roots.push((dir.as_path(), (i + 1) as u16));
+    let (files, report, _) = find_sources_listed(config, None, 0);
+    (files, report)
+}
+
+/// What the last build found: its sources, directory listings and the
+/// warnings finding them gave.
+pub struct Previous<'c> {
+    files: &'c [crate::index::FileEntry],
+    dirs: &'c [DirRecord],
+    warnings: &'c [String],
+    cache: DirCache<'c>,
+}
+
+impl<'c> Previous<'c> {
+    pub fn new(
+        files: &'c [crate::index::FileEntry],
+        dirs: &'c [DirRecord],
+        warnings: &'c [String],
+    ) -> Self {
+        Previous {
+            files,
+            dirs,
+            warnings,
+            cache: dir_cache(dirs),
         }
     }
-    // Every name present in srcdir (files, symlinks, pruned files).
-    let mut in_srcdir: FxHashSet<String> = FxHashSet::default();
-    for (root, n) in roots {
-        let (files, others) = list_files(root, &mut report);
-        if n == 0 {
-            in_srcdir.extend(files.iter().map(|(r, _)| r.clone()));
-            in_srcdir.extend(others);
+
+    /// Whether every directory the last build listed still has the
+    /// modification time it had, in which case every root holds the same
+    /// names and the same sources are selected.
+    fn listings_unchanged(&self, roots: &[(RootDir, u16)]) -> bool {
+        use rayon::prelude::*;
+        let hit = |root: &RootDir, id: u16, rel: &str| -> Option<&'c DirRecord> {
+            let c = *self.cache.get(&(id, rel))?;
+            let mtime_ns = root.stat(rel)?.0;
+            (!c.racy && c.mtime_ns == mtime_ns && mtime_ns != 0).then_some(c)
+        };
+        fn below<'c>(
+            root: &RootDir,
+            id: u16,
+            rec: &'c DirRecord,
+            hit: &(dyn Fn(&RootDir, u16, &str) -> Option<&'c DirRecord> + Sync),
+        ) -> bool {
+            rec.entries
+                .par_iter()
+                .filter(|(name, kind)| *kind == KIND_DIR && !name.starts_with('.'))
+                .all(|(name, _)| {
+                    let rel = if rec.rel.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{}/{name}", rec.rel)
+                    };
+                    hit(root, id, &rel).is_some_and(|r| below(root, id, r, hit))
+                })
         }
-        for (rel, abs) in select(
-            root,
+        let roots_known = self.dirs.iter().filter(|d| d.rel.is_empty()).count() == roots.len();
+        roots_known
+            && roots
+                .iter()
+                .all(|(root, id)| hit(root, *id, "").is_some_and(|r| below(root, *id, r, &hit)))
+    }
+}
+
+/// Finds the sources, reading only the directories that changed since
+/// `previous` was recorded (all of them without it). Directory records
+/// come back borrowed where unchanged.
+pub fn find_sources_listed<'c>(
+    config: &Config,
+    previous: Option<&Previous<'c>>,
+    build_start_ns: i64,
+) -> (
+    Vec<SourceFile>,
+    ScanReport,
+    Vec<std::borrow::Cow<'c, DirRecord>>,
+) {
+    let mut report = ScanReport::default();
+    let mut seen_pages = FxHashSet::default();
+    let mut roots: Vec<(RootDir, u16)> = vec![(RootDir::open(&config.srcdir), 0)];
+    for (i, dir) in config.underlays.iter().enumerate() {
+        if dir.is_dir() && *dir != config.srcdir {
+            roots.push((RootDir::open(dir), (i + 1) as u16));
+        }
+    }
+    if let Some(prev) = previous
+        && prev.listings_unchanged(&roots)
+    {
+        // Same names everywhere: the same files are selected, and only
+        // their stamps need checking.
+        let position: FxHashMap<u16, usize> = roots
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i))
+            .collect();
+        let kept: Vec<(usize, String)> = prev
+            .files
+            .iter()
+            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
+            .collect();
+        let (mut files, warnings) = stat_sources(&roots, kept);
+        report.warnings = prev.warnings.to_vec();
+        report
+            .warnings
+            .extend(warnings.into_iter().filter(|w| !prev.warnings.contains(w)));
+        for f in prev.files.iter().filter(|f| f.root == u16::MAX) {
+            if let Some((rel, content)) = crate::basewiki::FILES.iter().find(|(r, _)| *r == f.rel) {
+                files.push(builtin_source(rel, content));
+            }
+        }
+        return (
             files,
-            n > 0,
+            report,
+            prev.dirs.iter().map(std::borrow::Cow::Borrowed).collect(),
+        );
+    }
+    let cache = previous.map(|p| &p.cache);
+    let mut kept: Vec<(usize, String)> = Vec::new();
+    let mut dirs = Vec::new();
+    // Every name present in srcdir (files, symlinks, pruned files): an
+    // underlay's file of the same name is hidden.
+    let mut in_srcdir: FxHashSet<String> = FxHashSet::default();
+    for (ri, (root, n)) in roots.iter().enumerate() {
+        let listing = list_files(root, *n, cache, build_start_ns);
+        report.warnings.extend(listing.warnings);
+        dirs.extend(listing.dirs);
+        let (selected, rejected) = select(
+            &root.path,
+            listing.files,
+            *n > 0,
             config,
             &mut seen_pages,
             &in_srcdir,
             &mut report,
-        ) {
-            kept.push((rel, abs, n));
+        );
+        if *n == 0 && roots.len() > 1 {
+            in_srcdir.extend(selected.iter().cloned());
+            in_srcdir.extend(listing.others);
+            in_srcdir.extend(rejected);
+        }
+        for rel in selected {
+            kept.push((ri, rel));
         }
     }
+    let (mut out, warnings) = stat_sources(&roots, kept);
+    report.warnings.extend(warnings);
+    for (rel, content) in crate::basewiki::FILES {
+        let page = page_name(rel, config);
+        if !seen_pages.contains(&page) && !is_pruned(rel, config) {
+            seen_pages.insert(page);
+            out.push(builtin_source(rel, content));
+        }
+    }
+    (out, report, dirs)
+}
+
+fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
+    SourceFile {
+        rel: rel.to_string(),
+        abs: PathBuf::new(),
+        underlay: true,
+        root: u16::MAX,
+        mtime: 0,
+        mtime_ns: 0,
+        ctime: 0,
+        size: content.len() as u64,
+        builtin: Some(content),
+    }
+}
+
+/// Stamps of the selected files, in parallel; files gone since they were
+/// listed become warnings.
+fn stat_sources(
+    roots: &[(RootDir, u16)],
+    kept: Vec<(usize, String)>,
+) -> (Vec<SourceFile>, Vec<String>) {
+    use rayon::prelude::*;
     let stats: Vec<Result<SourceFile, String>> = kept
         .into_par_iter()
-        .map(|(rel, abs, root)| {
-            let meta = std::fs::metadata(&abs)
-                .map_err(|e| format!("cannot stat {}: {e}", abs.display()))?;
-            let (mtime, ctime, mtime_ns) = times(&meta);
+        .map(|(ri, rel)| {
+            let (root, n) = &roots[ri];
+            let abs = root.path.join(&rel);
+            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(&rel) else {
+                return Err(format!("cannot stat {}", abs.display()));
+            };
+            if !is_file {
+                return Err(format!("{} is no longer a file", abs.display()));
+            }
+            let mtime = mtime_ns.div_euclid(1_000_000_000);
             Ok(SourceFile {
                 rel,
                 abs,
-                underlay: root > 0,
-                root,
+                underlay: *n > 0,
+                root: *n,
                 mtime,
                 mtime_ns,
-                ctime,
-                size: meta.len(),
+                ctime: ctime.min(mtime),
+                size,
                 builtin: None,
             })
         })
         .collect();
     let mut out = Vec::with_capacity(stats.len());
+    let mut warnings = Vec::new();
     for s in stats {
         match s {
             Ok(f) => out.push(f),
-            Err(w) => report.warnings.push(w),
+            Err(w) => warnings.push(w),
         }
     }
-    for (rel, content) in crate::basewiki::FILES {
-        let page = page_name(rel, config);
-        if !seen_pages.contains(&page) && !is_pruned(rel, config) {
-            seen_pages.insert(page);
-            out.push(SourceFile {
-                rel: rel.to_string(),
-                abs: PathBuf::new(),
-                underlay: true,
-                root: u16::MAX,
-                mtime: 0,
-                mtime_ns: 0,
-                ctime: 0,
-                size: content.len() as u64,
-                builtin: Some(content),
-            });
-        }
-    }
-    (out, report)
+    (out, warnings)
 }
 
 #[cfg(test)]
@@ -360,12 +651,24 @@ mod tests {
             "a/.hidden",
             "x.html",
             "a/CVS/Entries",
+            "CVS/Root",
+            "x/_darcs/y/z",
+            "_MTN/a",
             "../x",
             "foo.ikiwiki-new",
         ] {
             assert!(is_pruned(f, &c), "{f}");
         }
-        for f in ["index.mdwn", "a/b.png", "style.css", "dot.in.name"] {
+        for f in [
+            "index.mdwn",
+            "a/b.png",
+            "style.css",
+            "dot.in.name",
+            "CVS",
+            "a/CVS",
+            "xCVS/a",
+            "CVSx/a",
+        ] {
             assert!(!is_pruned(f, &c), "{f}");
         }
     }

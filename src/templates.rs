@@ -39,10 +39,18 @@ enum Kind {
 }
 
 pub struct Templates {
-    hb: Handlebars<'static>,
+    /// Templates are compiled on first use (a refresh usually needs only
+    /// the page template), so the registry is behind a lock.
+    hb: std::sync::RwLock<Handlebars<'static>>,
     kinds: FxHashMap<String, Kind>,
     sources: FxHashMap<String, String>,
+    /// The partials each handlebars template includes.
+    partials: FxHashMap<String, Vec<String>>,
+    /// Templates being compiled on another thread.
+    pending: std::sync::Mutex<FxHashMap<String, Compiling>>,
 }
+
+type Compiling = std::thread::JoinHandle<Result<handlebars::Template, String>>;
 
 impl Templates {
     /// Loads the built-in templates and any overrides in `templatedir`.
@@ -51,13 +59,17 @@ impl Templates {
         hb.register_escape_fn(handlebars::no_escape);
         hb.set_strict_mode(false);
         let mut t = Templates {
-            hb,
+            hb: std::sync::RwLock::new(hb),
             kinds: FxHashMap::default(),
             sources: FxHashMap::default(),
+            partials: FxHashMap::default(),
+            pending: Default::default(),
         };
         for (name, src) in BUILTIN {
-            t.add_hbs(name, src)
-                .with_context(|| format!("built-in template {name}.hbs"))?;
+            // Built-in templates are known to compile (tests render them
+            // all); they are compiled when first used.
+            t.kinds.insert(name.to_string(), Kind::Hbs);
+            t.sources.insert(name.to_string(), src.to_string());
         }
         if let Some(dir) = templatedir.filter(|d| *d != Path::new(IKIWIKI_STOCK_TEMPLATES)) {
             let entries = std::fs::read_dir(dir)
@@ -93,14 +105,14 @@ impl Templates {
 
     /// Refuses templates that include each other in a cycle, which would
     /// recurse without end at render time.
-    fn check_partials(&self, dir: Option<&Path>) -> Result<()> {
+    fn check_partials(&mut self, dir: Option<&Path>) -> Result<()> {
         let file = |name: &str| match dir {
             Some(d) if d.join(format!("{name}.hbs")).exists() => {
                 d.join(format!("{name}.hbs")).display().to_string()
             }
             _ => format!("{name}.hbs (built in)"),
         };
-        let mut graph: FxHashMap<&str, Vec<String>> = FxHashMap::default();
+        let mut graph: FxHashMap<String, Vec<String>> = FxHashMap::default();
         for (name, kind) in &self.kinds {
             if !matches!(kind, Kind::Hbs) {
                 continue;
@@ -126,8 +138,11 @@ impl Templates {
                     deps.push(dep);
                 }
             }
-            graph.insert(name.as_str(), deps);
+            graph.insert(name.clone(), deps);
         }
+        self.partials = graph.clone();
+        let graph: FxHashMap<&str, Vec<String>> =
+            graph.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         fn visit<'a>(
             n: &'a str,
             graph: &'a FxHashMap<&'a str, Vec<String>>,
@@ -168,6 +183,8 @@ impl Templates {
 
     fn add_hbs(&mut self, name: &str, src: &str) -> Result<()> {
         self.hb
+            .get_mut()
+            .map_err(|_| anyhow::anyhow!("template registry poisoned"))?
             .register_template_string(name, src)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.kinds.insert(name.to_string(), Kind::Hbs);
@@ -196,13 +213,76 @@ impl Templates {
         }
     }
 
+    /// Starts compiling `name` and the partials it includes on another
+    /// thread, so that (slow) compilation overlaps with the work done
+    /// before the first page is rendered.
+    pub fn prepare(&self, name: &str) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            if pending.contains_key(&n) {
+                continue;
+            }
+            if let (Some(Kind::Hbs), Some(src)) = (self.kinds.get(&n), self.sources.get(&n)) {
+                let (src, tname) = (src.clone(), n.clone());
+                let job = std::thread::spawn(move || {
+                    handlebars::Template::compile_with_name(&src, tname.clone())
+                        .map_err(|e| format!("template {tname}: {e}"))
+                });
+                todo.extend(self.partials.get(&n).into_iter().flatten().cloned());
+                pending.insert(n, job);
+            }
+        }
+    }
+
+    /// Compiles `name` and the partials it includes, if not done yet.
+    fn ensure_compiled(&self, name: &str) -> Result<(), String> {
+        if self
+            .hb
+            .read()
+            .map_err(|e| e.to_string())?
+            .has_template(name)
+        {
+            return Ok(());
+        }
+        let mut hb = self.hb.write().map_err(|e| e.to_string())?;
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            if hb.has_template(&n) {
+                continue;
+            }
+            if let (Some(Kind::Hbs), Some(src)) = (self.kinds.get(&n), self.sources.get(&n)) {
+                let started = self.pending.lock().ok().and_then(|mut p| p.remove(&n));
+                match started {
+                    Some(job) => {
+                        let t = job
+                            .join()
+                            .map_err(|_| format!("template {n}: compiling it failed"))??;
+                        hb.register_template(&n, t);
+                    }
+                    None => hb
+                        .register_template_string(&n, src)
+                        .map_err(|e| format!("template {n}: {e}"))?,
+                }
+                todo.extend(self.partials.get(&n).into_iter().flatten().cloned());
+            }
+        }
+        Ok(())
+    }
+
     /// Renders template `name` with `data` (an object).
     pub fn render(&self, name: &str, data: &Value) -> Result<String, String> {
         match self.kinds.get(name) {
-            Some(Kind::Hbs) => self
-                .hb
-                .render(name, data)
-                .map_err(|e| format!("template {name}: {e}")),
+            Some(Kind::Hbs) => {
+                self.ensure_compiled(name)?;
+                self.hb
+                    .read()
+                    .map_err(|e| e.to_string())?
+                    .render(name, data)
+                    .map_err(|e| format!("template {name}: {e}"))
+            }
             Some(Kind::Tmpl(t)) => match data {
                 Value::Object(m) => Ok(t.render(m)),
                 _ => Ok(t.render(&Default::default())),
@@ -247,6 +327,14 @@ mod tests {
         assert!(out.contains("<a href=\"./x/\">a &amp; <b>b</b></a>"));
         assert!(t.uses("inlinepage", "content"));
         assert!(!t.uses("archivepage", "content"));
+    }
+
+    #[test]
+    fn every_builtin_compiles() {
+        let t = Templates::new(None).unwrap();
+        for (name, _) in BUILTIN {
+            t.render(name, &json!({})).unwrap();
+        }
     }
 
     #[test]

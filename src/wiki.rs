@@ -476,11 +476,24 @@ impl Wiki {
     /// scanned links with one bestlink per link. Internal pages are not
     /// shown anywhere, so their links make no backlinks.
     pub fn compute_backlinks(&mut self) {
+        self.compute_backlinks_reusing(None);
+    }
+
+    /// [`compute_backlinks`](Self::compute_backlinks), taking link
+    /// targets from `known` where given (pages whose links and whose
+    /// possible targets have not changed).
+    pub fn compute_backlinks_reusing(&mut self, known: Option<Vec<Option<Vec<Option<PageId>>>>>) {
         use rayon::prelude::*;
+        let mut known = known.unwrap_or_default();
+        known.resize(self.pages.len(), None);
         let resolved: Vec<Vec<Option<PageId>>> = self
             .pages
             .par_iter()
-            .map(|p| p.links.iter().map(|l| self.bestlink(&p.name, l)).collect())
+            .zip(known.into_par_iter())
+            .map(|(p, k)| match k {
+                Some(k) if k.len() == p.links.len() => k,
+                _ => p.links.iter().map(|l| self.bestlink(&p.name, l)).collect(),
+            })
             .collect();
         let mut linkers: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
         for (from, targets) in resolved.iter().enumerate() {

@@ -347,12 +347,22 @@ fn corrupt_index_means_full_rebuild() {
     seed(&p);
     p.refresh();
     let index = p.dir.path().join("state-inc/index");
+    let pristine = fs::read(&index).unwrap();
+    // Damage in the manifest (just after the 36-byte header) is found at
+    // once.
+    let mut bytes = pristine.clone();
+    bytes[40] ^= 0x55;
+    fs::write(&index, bytes).unwrap();
+    assert!(p.refresh().full, "a damaged manifest is not trusted");
+    // Damage in the records is found when a change needs them.
+    p.refresh();
     let mut bytes = fs::read(&index).unwrap();
     let n = bytes.len();
-    bytes[n / 2] ^= 0x55;
+    bytes[n - 10] ^= 0x55;
     fs::write(&index, bytes).unwrap();
+    p.write("index.mdwn", "changed [[blog/one]]\n");
     let r = p.refresh();
-    assert!(r.full, "a damaged index is not trusted");
+    assert!(r.full, "damaged records are not trusted");
     fs::write(&index, b"garbage").unwrap();
     assert!(p.refresh().full);
     p.rebuild();
@@ -376,4 +386,45 @@ fn setup_change_means_full_rebuild() {
 #[allow(dead_code)]
 fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+#[test]
+fn warnings_are_repeated_while_their_cause_remains() {
+    let p = Pair::new();
+    seed(&p);
+    p.write("bad name.mdwn", "spaces are not allowed in source names\n");
+    let first = p.refresh();
+    let bad = |r: &BuildReport| r.warnings.iter().any(|w| w.contains("bad name.mdwn"));
+    assert!(bad(&first), "warned: {:?}", first.warnings);
+    // Nothing changed: the listing is not read again, and the warning
+    // still comes (from the index).
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    let again = p.refresh();
+    assert!(again.up_to_date);
+    assert!(bad(&again), "warned again: {:?}", again.warnings);
+    p.remove("bad name.mdwn");
+    let fixed = p.refresh();
+    assert!(!bad(&fixed), "no warning once fixed: {:?}", fixed.warnings);
+}
+
+#[test]
+fn an_edit_in_the_same_clock_tick_is_not_missed() {
+    // The file is changed right after the build that indexed it, keeping
+    // its size and (on coarse clocks) its time: only its content shows it.
+    let p = Pair::new();
+    seed(&p);
+    p.write("same.mdwn", "version A\n");
+    p.refresh();
+    let path = p.src().join("same.mdwn");
+    let before = fs::metadata(&path).unwrap().modified().unwrap();
+    fs::write(&path, "version B\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    p.refresh();
+    let out = fs::read_to_string(p.dir.path().join("out-inc/same/index.html")).unwrap();
+    assert!(out.contains("version B"), "{out}");
 }
