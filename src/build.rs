@@ -923,7 +923,11 @@ fn run(
             // Dependencies, until nothing more is affected.
             let mut spec_cache: FxHashMap<String, Option<crate::pagespec::PageSpec>> =
                 FxHashMap::default();
-            let shortcuts_changed = changed_content.contains("shortcuts");
+            // Shortcuts come from the shortcuts page's source text.
+            let shortcuts_changed = wiki
+                .id("shortcuts")
+                .is_some_and(|i| !matches!(status[i as usize], Status::Same(_)))
+                || deleted.iter().any(|&d| old_names[d] == "shortcuts");
             loop {
                 let mut added = Vec::new();
                 for i in 0..n {

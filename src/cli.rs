@@ -89,8 +89,29 @@ fn init_logging(verbose: bool) {
         .without_time()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| QuietStderr)
         .try_init();
+}
+
+/// Standard error that never fails: when it is a closed pipe (`wikic -v |
+/// head`), the build carries on rather than dying on a log line.
+struct QuietStderr;
+
+impl std::io::Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// A line on standard error, if anyone is listening.
+fn say_error(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn load_setup(cli: &Cli) -> Result<Setup> {
@@ -203,10 +224,10 @@ fn run(cli: Cli) -> Result<u8> {
         );
     }
     if !report.errors.is_empty() {
-        eprintln!(
+        say_error(&format!(
             "wikic: built with {} error(s); the rest of the wiki is up to date",
             report.errors.len()
-        );
+        ));
         return Ok(1);
     }
     Ok(0)
@@ -219,7 +240,7 @@ pub fn main() -> u8 {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("wikic: {msg}");
+            say_error(&format!("wikic: {msg}"));
             1
         }
     }

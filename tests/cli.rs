@@ -364,3 +364,31 @@ fn deep_nesting_does_not_crash() {
     );
     assert!(w.dest().join("quotes/index.html").exists());
 }
+
+#[test]
+fn a_closed_log_pipe_does_not_stop_the_build() {
+    // `wikic -v ... | head -1`: standard error is a pipe nobody reads.
+    let w = Wiki::new();
+    for i in 0..50 {
+        w.write(
+            &format!("p{i}.mdwn"),
+            format!("page {i} [[p{}]]\n", (i + 1) % 50),
+        );
+    }
+    let mut child = wikic()
+        .arg("--setup")
+        .arg(w.setup(""))
+        .arg("-v")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(w.out("p49/index.html").contains("page 49"));
+    assert!(
+        !w.dir.path().join("src/.wikic/building").exists(),
+        "the build finished"
+    );
+}

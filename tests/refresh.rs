@@ -315,6 +315,26 @@ fn refresh_renders_only_what_changed() {
         r.rendered, 2,
         "the edited page and the page it now links to (backlinks)"
     );
+    // Pages using shortcuts are not rebuilt when the shortcuts page is
+    // re-rendered only for its backlinks ...
+    p.write(
+        "shortcuts.mdwn",
+        "[[!shortcut name=bug url=\"https://bugs.example.org/%s\"]]\n",
+    );
+    p.write("extra/p6.mdwn", "See [[!bug 42]].\n");
+    p.refresh();
+    p.write("extra/p7.mdwn", "Now links [[shortcuts]].\n");
+    let r = p.refresh();
+    assert_eq!(r.rendered, 2, "p7 and the shortcuts page");
+    // ... but all are when the shortcuts change.
+    p.write(
+        "shortcuts.mdwn",
+        "[[!shortcut name=bug url=\"https://bugs.example.net/%s\"]]\n",
+    );
+    let r = p.refresh();
+    assert!(r.rendered >= 3, "every page: {}", r.rendered);
+    let p6 = fs::read_to_string(p.dir.path().join("out-inc/extra/p6/index.html")).unwrap();
+    assert!(p6.contains("https://bugs.example.net/42"), "{p6}");
     p.rebuild();
     assert_same(&p, "the edits");
 }

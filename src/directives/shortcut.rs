@@ -86,15 +86,16 @@ impl Shortcut {
 }
 
 impl Directive for Shortcut {
-    fn run(&self, cx: &mut Context, params: &Params) -> Result<String, String> {
+    fn run(&self, _cx: &mut Context, params: &Params) -> Result<String, String> {
         let text: Vec<&str> = params
             .pairs
             .iter()
             .filter(|(_, v)| v.is_empty())
             .map(|(k, _)| k.as_str())
             .collect();
-        cx.state
-            .add_depends("shortcuts", crate::pagespec::DEPEND_CONTENT);
+        // No dependency is recorded: any change to the shortcuts page's
+        // source rebuilds every page (the build plan sees to it), while
+        // re-rendering it for its backlinks must not.
         Ok(self.expand(&text.join(" "), params.get("desc")))
     }
 }
