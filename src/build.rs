@@ -446,7 +446,9 @@ fn scan_page(site: &Site, id: PageId) -> Scanned {
     let p = site.wiki.page(id);
     let text = site.source(id).unwrap_or("");
     let mut cx = Context::new(site, &p.name, &p.name, true);
-    if cfg.discussion {
+    // Internal sources get no discussion link (ikiwiki adds it only for
+    // pages of their own).
+    if cfg.discussion && !p.internal {
         cx.state.add_link(
             &format!("{}/{}", p.name, cfg.discussionpage.to_lowercase()),
             None,
@@ -512,7 +514,7 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
     let to_scan: Vec<PageId> = all
         .iter()
         .copied()
-        .filter(|&i| site.wiki.page(i).kind.is_some())
+        .filter(|&i| site.wiki.page(i).scanned())
         .collect();
     let scanned: Vec<Scanned> = to_scan.par_iter().map(|&id| scan_page(&site, id)).collect();
     for (id, s) in to_scan.iter().zip(scanned) {
@@ -684,7 +686,7 @@ fn run(
     let mut rescan = vec![false; n];
     for i in 0..n {
         let p = site.wiki.page(i as PageId);
-        if p.kind.is_none() {
+        if !p.scanned() {
             continue;
         }
         rescan[i] = !matches!(status[i], Status::Same(_))
@@ -862,9 +864,6 @@ fn run(
                     .filter_map(|c| new_to_old.get(c).copied())
                     .collect();
                 for (from, r) in old.pages.iter().enumerate() {
-                    if r.internal {
-                        continue;
-                    }
                     for t in r.resolved.iter().flatten() {
                         if *t as usize != from && wanted.contains(&(*t as usize)) {
                             old_back.entry(*t).or_default().push(from as u32);
@@ -923,11 +922,18 @@ fn run(
             // Dependencies, until nothing more is affected.
             let mut spec_cache: FxHashMap<String, Option<crate::pagespec::PageSpec>> =
                 FxHashMap::default();
-            // Shortcuts come from the shortcuts page's source text.
-            let shortcuts_changed = wiki
-                .id("shortcuts")
-                .is_some_and(|i| !matches!(status[i as usize], Status::Same(_)))
-                || deleted.iter().any(|&d| old_names[d] == "shortcuts");
+            // Shortcuts and smileys come from their pages' source text
+            // and apply to every page.
+            let global_pages: &[&str] = if config.plugins.enabled("smiley") {
+                &["shortcuts", "smileys"]
+            } else {
+                &["shortcuts"]
+            };
+            let shortcuts_changed = global_pages.iter().any(|g| {
+                wiki.id(g)
+                    .is_some_and(|i| !matches!(status[i as usize], Status::Same(_)))
+                    || deleted.iter().any(|&d| old_names[d] == *g)
+            });
             loop {
                 let mut added = Vec::new();
                 for i in 0..n {
@@ -943,7 +949,7 @@ fn run(
                     // New shortcuts turn unknown directives on any page into
                     // links; pages do not record which unknown ones they use.
                     if shortcuts_changed {
-                        added.push((i, "because the shortcuts changed".to_string()));
+                        added.push((i, "because the shortcuts or smileys changed".to_string()));
                         continue;
                     }
                     if let Some(why) = depends_hit(
@@ -1020,6 +1026,9 @@ fn run(
                 }
                 outputs.push((path, hash));
             };
+            // Internal sources are never published. (ikiwiki copies a raw
+            // one when it happens to re-render it for its links, which
+            // depends on build order; not copying is its intent.)
             if p.internal {
                 return (
                     id,
@@ -1183,7 +1192,7 @@ fn run(
             let racy = f.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
             let hash = if old_hash != 0 {
                 old_hash
-            } else if site.wiki.page(i as PageId).kind.is_some() {
+            } else if site.wiki.page(i as PageId).scanned() {
                 site.source(i as PageId)
                     .map_or(0, |t| content_hash(t.as_bytes()))
             } else if racy {

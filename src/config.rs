@@ -62,6 +62,8 @@ pub struct Config {
     pub plugins: PluginSet,
     /// wikic's state directory inside srcdir.
     pub statedir: PathBuf,
+    /// The setup as given, for the options of individual plugins.
+    pub setup: Setup,
 }
 
 impl Config {
@@ -187,6 +189,7 @@ impl Config {
             locked_pages: setup.str("locked_pages").filter(|s| !s.is_empty()),
             plugins,
             statedir,
+            setup: setup.clone(),
         })
     }
 
@@ -236,6 +239,10 @@ impl Config {
             locked_pages: None,
             plugins,
             statedir: PathBuf::from("/nonexistent/src/.wikic"),
+            setup: Setup::quick(
+                Path::new("/nonexistent/src"),
+                Path::new("/nonexistent/dest"),
+            ),
         }
     }
 

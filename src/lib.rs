@@ -26,6 +26,7 @@ pub mod scan;
 pub mod scrub;
 pub mod setup;
 pub mod site;
+pub mod smiley;
 pub mod sort;
 pub mod templates;
 pub mod timefmt;

@@ -20,7 +20,7 @@ pub struct Rendered {
 
 /// Turns preprocessed, linkified page text into HTML: Markdown for
 /// Markdown pages, then the htmlscrubber.
-pub fn htmlize(site: &Site, page: &str, _destpage: &str, kind: &str, text: &str) -> String {
+pub fn htmlize(site: &Site, page: &str, destpage: &str, kind: &str, text: &str) -> String {
     let oneline = !text.contains('\n');
     let mut html = match kind {
         "html" | "htm" => text.to_string(),
@@ -31,6 +31,12 @@ pub fn htmlize(site: &Site, page: &str, _destpage: &str, kind: &str, text: &str)
         && !skip_scrub(site, page)
     {
         html = scrubber.scrub(&html);
+    }
+    if site.wiki.config.plugins.enabled("smiley") {
+        let smileys = site.smileys();
+        if !smileys.is_empty() {
+            html = smileys.apply(&site.wiki, page, destpage, &html);
+        }
     }
     if oneline {
         // Drop the paragraph Markdown wraps a single line in.
@@ -336,6 +342,11 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
         head.push('\n');
         v.insert("feedlinks".into(), json!(state.feedlinks));
     }
+    if let Some(relvcs) = relvcs(cfg) {
+        head.push_str(&relvcs);
+        head.push('\n');
+        v.insert("relvcs".into(), json!(relvcs));
+    }
     if !heads.is_empty() {
         let meta = heads.join("\n");
         head.push_str(&meta);
@@ -359,7 +370,7 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
     }
     v.insert("content".into(), json!(content));
 
-    let mut html = match site.templates.render("page", &Value::Object(v)) {
+    let html = match site.templates.render("page", &Value::Object(v)) {
         Ok(h) => h,
         Err(e) => format!(
             "<!DOCTYPE html>\n<html><head><title>{page}</title></head><body><div class=\"error\">Error: {}</div>\n{}</body></html>\n",
@@ -367,17 +378,58 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
             ""
         ),
     };
-    html = format_stage(html, state);
-    html
+    format_stage(site, page, html, state)
 }
 
-/// ikiwiki's format hooks: inline placeholders back in, then the toc.
-pub fn format_stage(mut html: String, state: &PageState) -> String {
+/// The repolist plugin: `<link rel="vcs-git" ...>` elements naming the
+/// wiki's repositories (`repositories` in the setup).
+fn relvcs(cfg: &crate::config::Config) -> Option<String> {
+    if !cfg.plugins.enabled("repolist") {
+        return None;
+    }
+    let rcs = cfg.rcs.as_deref()?;
+    let repos = cfg.setup.list("repositories");
+    if repos.is_empty() {
+        return None;
+    }
+    Some(
+        repos
+            .iter()
+            .map(|r| {
+                format!(
+                    "<link rel=\"vcs-{rcs}\" href=\"{}\" title=\"wiki {rcs} repository\" />",
+                    r.replace('"', "")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// ikiwiki's format hooks, run on the whole page: inline placeholders
+/// back in, the toc, then what the enabled plugins add.
+pub fn format_stage(site: &Site, page: &str, mut html: String, state: &PageState) -> String {
     if !state.placeholders.is_empty() {
         html = fill_placeholders(&html, &state.placeholders);
     }
     if let Some(req) = &state.toc {
         html = toc::apply(&html, req);
+    }
+    let plugins = &site.wiki.config.plugins;
+    if plugins.enabled("progress")
+        && let Some(h) = crate::directives::progress::format(&html)
+    {
+        html = h;
+    }
+    if plugins.enabled("color")
+        && let Some(h) = crate::directives::color::format(&html)
+    {
+        html = h;
+    }
+    if plugins.enabled("toggle")
+        && let Some(h) = crate::directives::toggle::format(&html, |js| site.wiki.urlto(js, page))
+    {
+        html = h;
     }
     html
 }

@@ -532,8 +532,8 @@ pub fn find_sources_listed<'c>(
             .warnings
             .extend(warnings.into_iter().filter(|w| !prev.warnings.contains(w)));
         for f in prev.files.iter().filter(|f| f.root == u16::MAX) {
-            if let Some((rel, content)) = crate::basewiki::FILES.iter().find(|(r, _)| *r == f.rel) {
-                files.push(builtin_source(rel, content));
+            if let Some(content) = crate::basewiki::get(&f.rel) {
+                files.push(builtin_source(&f.rel, content));
             }
         }
         return (
@@ -572,11 +572,11 @@ pub fn find_sources_listed<'c>(
     }
     let (mut out, warnings) = stat_sources(&roots, kept);
     report.warnings.extend(warnings);
-    for (rel, content) in crate::basewiki::FILES {
-        let page = page_name(rel, config);
-        if !seen_pages.contains(&page) && !is_pruned(rel, config) {
+    for b in crate::basewiki::for_plugins(&config.plugins) {
+        let page = page_name(b.path, config);
+        if !seen_pages.contains(&page) && !is_pruned(b.path, config) {
             seen_pages.insert(page);
-            out.push(builtin_source(rel, content));
+            out.push(builtin_source(b.path, b.content));
         }
     }
     (out, report, dirs)

@@ -28,7 +28,7 @@ pub struct Source {
 /// Reads a page source: UTF-8 expected; invalid bytes are replaced and
 /// reported, an unreadable file gives an empty page and an error.
 pub fn read_source(p: &Page) -> Source {
-    if p.kind.is_none() {
+    if !p.scanned() {
         return Source::default();
     }
     let bytes = match p.builtin {
@@ -75,6 +75,7 @@ pub struct Site {
     pub scrubber: Option<Scrubber>,
     specs: RwLock<FxHashMap<String, Arc<Result<PageSpec, SyntaxError>>>>,
     wiki_templates: RwLock<FxHashMap<String, Arc<Result<HtmlTemplate, String>>>>,
+    smileys: OnceLock<crate::smiley::Smileys>,
 }
 
 impl Site {
@@ -91,7 +92,25 @@ impl Site {
             templates,
             specs: RwLock::new(FxHashMap::default()),
             wiki_templates: RwLock::new(FxHashMap::default()),
+            smileys: OnceLock::new(),
         }
+    }
+
+    /// The smileys the `smileys` page lists (none without the page).
+    pub fn smileys(&self) -> &crate::smiley::Smileys {
+        self.smileys.get_or_init(|| {
+            let id = self
+                .wiki
+                .id("smileys")
+                .filter(|&i| self.wiki.page(i).is_page());
+            match id.and_then(|i| self.source(i)) {
+                Some(text) => crate::smiley::Smileys::parse(text),
+                None => {
+                    tracing::warn!("smiley plugin will not work without smileys.mdwn");
+                    Default::default()
+                }
+            }
+        })
     }
 
     /// Supplies page texts already in memory (tests, tools).

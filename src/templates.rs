@@ -26,6 +26,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("atompage", include_str!("../templates/atompage.hbs")),
     ("atomitem", include_str!("../templates/atomitem.hbs")),
     ("autotag", include_str!("../templates/autotag.hbs")),
+    (
+        "recentchanges",
+        include_str!("../templates/recentchanges.hbs"),
+    ),
 ];
 
 /// ikiwiki's stock template directory: its templates are ikiwiki's, and

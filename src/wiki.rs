@@ -68,7 +68,9 @@ pub struct Page {
     pub underlay: bool,
     /// Page type (`mdwn`, `md`, `html`...), `None` for raw files.
     pub kind: Option<String>,
-    /// Internal pages (`._foo` sources) are scanned but never rendered.
+    /// Internal sources (`name._ext`) are scanned for links, as ikiwiki
+    /// scans them whether or not a plugin renders their type, but never
+    /// rendered as pages of their own.
     pub internal: bool,
     pub ctime: i64,
     pub mtime: i64,
@@ -87,6 +89,12 @@ pub struct Page {
 impl Page {
     pub fn is_page(&self) -> bool {
         self.kind.is_some()
+    }
+
+    /// Whether the source's text is read and scanned for links and
+    /// directives: pages, and internal sources of any type.
+    pub fn scanned(&self) -> bool {
+        self.kind.is_some() || self.internal
     }
 
     pub fn add_link(&mut self, link: &str, kind: Option<&str>) {
@@ -211,7 +219,7 @@ impl Wiki {
                     let out = targetpage(&p.name, &self.config.htmlext, self.config.usedirs);
                     self.dest.insert(out, id);
                 }
-            } else {
+            } else if !p.internal {
                 self.dest.insert(p.file.clone(), id);
             }
         }
@@ -473,8 +481,8 @@ impl Wiki {
     }
 
     /// Pages linking to each page (self-links excluded), computed from the
-    /// scanned links with one bestlink per link. Internal pages are not
-    /// shown anywhere, so their links make no backlinks.
+    /// scanned links with one bestlink per link. Links from internal
+    /// sources count, as in ikiwiki.
     pub fn compute_backlinks(&mut self) {
         self.compute_backlinks_reusing(None);
     }
@@ -512,9 +520,10 @@ impl Wiki {
             .iter()
             .enumerate()
             .map(|(to, list)| {
+                // Internal sources count, as they do for ikiwiki.
                 list.iter()
                     .copied()
-                    .filter(|&from| from as usize != to && !self.pages[from as usize].internal)
+                    .filter(|&from| from as usize != to)
                     .collect()
             })
             .collect();

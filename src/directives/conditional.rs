@@ -5,7 +5,6 @@
 //! test is true when some page in the wiki matches it.
 
 use super::{Context, Directive, Params};
-use crate::pagespec::MatchParams;
 
 pub struct If;
 
@@ -52,24 +51,8 @@ impl Directive for If {
         let test = test.to_string();
         let single = params.get("all").is_some_and(|a| !super::yesno(a)) || is_page_test(&test);
         let result = if single {
-            let spec = cx.site.pagespec(&test);
-            match spec.as_ref() {
-                Ok(spec) => {
-                    let mp = MatchParams {
-                        location: Some(&cx.page),
-                        sourcepage: Some(&cx.page),
-                        destpage: Some(&cx.destpage),
-                        track: true,
-                        ..Default::default()
-                    };
-                    let r = spec.match_page(cx.wiki(), &cx.page, &mp);
-                    for (p, d) in &r.influences.pages {
-                        cx.state.add_depends(p, *d);
-                    }
-                    r.is_match()
-                }
-                Err(_) => false,
-            }
+            let page = cx.page.clone();
+            super::page_matches(cx, &test, &page)
         } else {
             let dest = cx.destpage.clone();
             !super::match_pages_with(

@@ -17,17 +17,23 @@ use crate::site::Site;
 use crate::wiki::Meta;
 
 pub mod brokenlinks;
+pub mod color;
 pub mod conditional;
 pub mod inline;
 pub mod map;
 pub mod meta;
+pub mod more;
 pub mod orphans;
 pub mod pagecount;
+pub mod pagestats;
+pub mod progress;
 pub mod shortcut;
+pub mod table;
 pub mod tag;
 pub mod template;
 pub mod templatebody;
 pub mod toc;
+pub mod toggle;
 
 /// Directive parameters in the order written; lookups by key see the last
 /// value, as a Perl hash built from the list would.
@@ -221,6 +227,13 @@ impl Registry {
             ),
             ("shortcut", "shortcut", Arc::new(shortcut::ShortcutDef)),
             ("toc", "toc", Arc::new(toc::Toc)),
+            ("toggle", "toggle", Arc::new(toggle::Toggle)),
+            ("more", "more", Arc::new(more::More)),
+            ("progress", "progress", Arc::new(progress::Progress)),
+            ("color", "color", Arc::new(color::Color)),
+            ("table", "table", Arc::new(table::Table)),
+            ("pagestats", "pagestats", Arc::new(pagestats::PageStats)),
+            ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
             ("map", "map", Arc::new(map::Map)),
             ("inline", "inline", Arc::new(inline::Inline)),
             ("conditional", "if", Arc::new(conditional::If)),
@@ -353,6 +366,28 @@ pub fn preprocess(cx: &mut Context, text: &str) -> String {
     out
 }
 
+/// Whether the page `page` matches `spec` (relative globs taken from the
+/// context's page), recording what the answer depends on. A spec that
+/// does not parse does not match.
+pub fn page_matches(cx: &mut Context, spec: &str, page: &str) -> bool {
+    let parsed = cx.site.pagespec(spec);
+    let Ok(parsed) = parsed.as_ref() else {
+        return false;
+    };
+    let mp = crate::pagespec::MatchParams {
+        location: Some(&cx.page),
+        sourcepage: Some(&cx.page),
+        destpage: Some(&cx.destpage),
+        track: true,
+        ..Default::default()
+    };
+    let r = parsed.match_page(cx.wiki(), page, &mp);
+    for (p, d) in &r.influences.pages {
+        cx.state.add_depends(p, *d);
+    }
+    r.is_match()
+}
+
 /// Pages matching `spec` as seen from the context's page, in wiki order
 /// (ikiwiki's `pagespec_match_list`), recording the dependency. `filter`
 /// names a page to leave out (usually the page itself).
@@ -394,6 +429,11 @@ pub fn match_pages_with(
     // Influences that hold whichever page is tested (the links of X for
     // `backlink(X)`) become dependencies, as in ikiwiki.
     let mut influences: Vec<(String, u8)> = Vec::new();
+    // Kinds of change that could make a page that failed match (its links
+    // for `tagged()`): the spec must be re-tested against pages changed
+    // that way. (ikiwiki drops these, and misses a page starting to
+    // match; a refresh here must equal a rebuild.)
+    let mut failed_on: u8 = 0;
     let mut try_page = |id: crate::wiki::PageId| -> Result<bool, String> {
         if filter == Some(wiki.page(id).name.as_str()) {
             return Ok(false);
@@ -407,6 +447,10 @@ pub fn match_pages_with(
                 if !influences.iter().any(|(q, u)| q == p && u == t) {
                     influences.push((p.clone(), *t));
                 }
+            }
+        } else {
+            for (_, t) in &r.influences.pages {
+                failed_on |= t;
             }
         }
         if r.is_error() {
@@ -435,6 +479,9 @@ pub fn match_pages_with(
                 }
             }
         }
+    }
+    if failed_on != 0 {
+        cx.state.add_depends_spec(spec, failed_on);
     }
     for (p, t) in influences {
         cx.state.add_depends(&p, t);
