@@ -1053,6 +1053,11 @@ fn run(
                     for (path, data) in &r.state.outputs {
                         put(path.clone(), data);
                     }
+                    for path in &r.state.kept_outputs {
+                        // Made by an earlier build and still current.
+                        unchanged += 1;
+                        outputs.push((path.clone(), 0));
+                    }
                     (deps, spec_deps) = record_deps(&r.state);
                 }
                 None => {

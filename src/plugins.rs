@@ -196,6 +196,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "table",
     "pagestats",
     "repolist",
+    "img",
     "goodstuff",
     "transient",
     "norcs",

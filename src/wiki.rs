@@ -352,6 +352,13 @@ impl Wiki {
         self.beautify(&link)
     }
 
+    /// URL of the output file `file` (a path in destdir) from page `from`.
+    pub fn urlto_file(&self, file: &str, from: &str) -> String {
+        let from_dir = self.htmlpage(from);
+        let link = abs2rel(file, dirname(&from_dir));
+        self.beautify(&link)
+    }
+
     /// Absolute URL of `to` (using the configured `url`).
     pub fn urlto_abs(&self, to: &str) -> String {
         let to = self.dest_of(to);

@@ -286,3 +286,111 @@ fn repolist_names_the_repositories() {
         "<link rel=\"vcs-git\" href=\"git://example.org/wiki.git\" title=\"wiki git repository\" />"
     ));
 }
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 40, 40]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn img_scales_links_and_captions() {
+    let w = TestWiki::new();
+    w.write("pic.png", png(300, 200))
+        .write("other.mdwn", "o\n")
+        .write(
+            "index.mdwn",
+            "[[!img pic.png]]\n\n[[!img pic.png size=100x]]\n\n[[!img pic.png size=x50 alt=\"A pic\" title=T class=fancy id=p1 align=left]]\n\n[[!img pic.png size=200x200 caption=\"Cap\" align=right link=other]]\n\n[[!img pic.png size=600x link=http://example.com/]]\n\n[[!img pic.png size=30x30 link=no]]\n\n[[!img missing.png]]\n",
+        );
+    w.build();
+    let html = w.content("index");
+    assert!(
+        html.contains("<a href=\"./pic.png\"><img src=\"./pic.png\" width=\"300\" height=\"200\" class=\"img\" /></a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<img src=\"./index/100x-pic.png\" width=\"100\" height=\"67\" class=\"img\" />"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<img src=\"./index/x50-pic.png\" width=\"75\" height=\"50\" alt=\"A pic\" title=\"T\" class=\"fancy\" id=\"p1\" align=\"left\" />"
+    ));
+    assert!(html.contains("<table class=\"img align-right\"><caption>Cap</caption><tr><td><a href=\"./other/\"><img src=\"./index/200x200-pic.png\" width=\"200\" height=\"133\""), "{html}");
+    // Not scaled up: the original, shown at the size asked.
+    assert!(
+        html.contains(
+            "<a href=\"http://example.com/\"><img src=\"./pic.png\" width=\"600\" height=\"400\""
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<img src=\"./index/30x30-pic.png\" width=\"30\" height=\"20\" class=\"img\" />"
+        ) && !html.contains("<a href=\"./pic.png\"><img src=\"./index/30x30")
+    );
+    assert!(
+        html.contains("<span class=\"createlink\">missing.png</span>"),
+        "{html}"
+    );
+    let scaled = image::open(w.dest().join("index/100x-pic.png")).unwrap();
+    assert_eq!((scaled.width(), scaled.height()), (100, 67));
+
+    // A rebuild keeps the scaled copies it made; a changed image remakes them.
+    let path = w.dest().join("index/100x-pic.png");
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    w.build();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        before,
+        "not remade"
+    );
+    w.write("pic.png", png(200, 100));
+    w.refresh();
+    assert!(
+        w.content("index")
+            .contains("<img src=\"./index/100x-pic.png\" width=\"100\" height=\"50\"")
+    );
+    assert_eq!(image::open(&path).unwrap().height(), 50);
+    // Scaled copies go with the page.
+    w.write("index.mdwn", "no images\n");
+    w.refresh();
+    assert!(!path.exists(), "scaled copy removed with its use");
+}
+
+#[test]
+fn img_defaults_and_errors() {
+    let w = TestWiki::with_setup("img_allowed_formats: [png]");
+    w.write("pic.png", png(300, 200))
+        .write("fake.png", "not a png")
+        .write("photo.jpg", b"\xff\xd8\xff\xe0")
+        .write("noext", "x")
+        .write(
+            "index.mdwn",
+            "[[!img pic.png]]\n\n[[!img defaults size=150x class=thumb]]\n\n[[!img fake.png]]\n\n[[!img photo.jpg]]\n\n[[!img \"bad name!.png\"]]\n",
+        );
+    w.build();
+    let html = w.content("index");
+    // The page's defaults apply to every image on it, as in ikiwiki.
+    assert!(
+        html.contains(
+            "<img src=\"./index/150x-pic.png\" width=\"150\" height=\"100\" class=\"thumb\" />"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("Error: &quot;fake.png&quot; does not seem to be a valid png file")
+            || html.contains("Error: \"fake.png\" does not seem to be a valid png file"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Error: jpeg image processing disabled in img_allowed_formats configuration"),
+        "{html}"
+    );
+    assert!(html.contains("Error: bad image filename"), "{html}");
+}

@@ -19,6 +19,7 @@ use crate::wiki::Meta;
 pub mod brokenlinks;
 pub mod color;
 pub mod conditional;
+pub mod img;
 pub mod inline;
 pub mod map;
 pub mod meta;
@@ -106,6 +107,11 @@ pub struct PageState {
     pub feedlinks: String,
     /// Extra files this page renders (feeds), path relative to destdir.
     pub outputs: Vec<(String, Vec<u8>)>,
+    /// Extra files this page renders that are already up to date in
+    /// destdir (scaled images made by an earlier build).
+    pub kept_outputs: Vec<String>,
+    /// `[[!img defaults ...]]` for the images after it.
+    pub img_defaults: Option<Params>,
     /// Page names this page's output depends on, with dependency types.
     pub depends: Vec<(String, u8)>,
     /// PageSpecs this page's output depends on, with dependency types.
@@ -233,6 +239,7 @@ impl Registry {
             ("color", "color", Arc::new(color::Color)),
             ("table", "table", Arc::new(table::Table)),
             ("pagestats", "pagestats", Arc::new(pagestats::PageStats)),
+            ("img", "img", Arc::new(img::Img)),
             ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
             ("map", "map", Arc::new(map::Map)),
             ("inline", "inline", Arc::new(inline::Inline)),
