@@ -934,8 +934,30 @@ fn run(
                     .is_some_and(|i| !matches!(status[i as usize], Status::Same(_)))
                     || deleted.iter().any(|&d| old_names[d] == *g)
             });
+            // A trail page rebuilt may have new members, which did not
+            // depend on it before.
+            let trails_on = config.plugins.enabled("trail");
+            let mut trails_done: FxHashSet<usize> = FxHashSet::default();
             loop {
                 let mut added = Vec::new();
+                if trails_on {
+                    for (&t, members) in &site.trails().members {
+                        let t = t as usize;
+                        if render[t] && trails_done.insert(t) {
+                            for &m in members {
+                                if !render[m as usize] {
+                                    added.push((
+                                        m as usize,
+                                        format!(
+                                            "which is on the trail {}",
+                                            wiki.page(t as PageId).name
+                                        ),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
                 for i in 0..n {
                     if render[i] {
                         continue;
@@ -968,6 +990,9 @@ fn run(
                     break;
                 }
                 for (i, why) in added {
+                    if render[i] {
+                        continue;
+                    }
                     render[i] = true;
                     changed_content.insert(wiki.page(i as PageId).lc_name.clone());
                     say(verbose, &wiki.page(i as PageId).file, &why);

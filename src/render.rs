@@ -83,7 +83,14 @@ pub fn inline_content(site: &Site, id: PageId, destpage: &str, nesting: u32) -> 
     };
     let mut cx = Context::new(site, &p.name, destpage, false);
     cx.nesting = nesting;
-    body(&mut cx, &kind, text)
+    let html = body(&mut cx, &kind, text);
+    // Blocks kept out of Markdown's way on the inlined page go back in
+    // now; the including page has its own.
+    if cx.state.placeholders.is_empty() {
+        html
+    } else {
+        fill_placeholders(&html, &cx.state.placeholders)
+    }
 }
 
 /// ikiwiki's `displaytime`.
@@ -188,13 +195,33 @@ fn render_page_inner(site: &Site, id: PageId) -> Rendered {
     // The page's furniture (parent links, discussion and recentchanges
     // links) depends on which pages exist; a refresh handles that by
     // name (see `build::furniture_affected`) rather than by recording it.
-    let state = cx.state;
-    let html = genpage(site, id, content, &state);
+    let mut state = cx.state;
+    let sidebar =
+        if wiki.config.plugins.enabled("sidebar") && site.templates.uses("page", "sidebar") {
+            crate::directives::sidebar::content(site, id, &mut state)
+        } else {
+            None
+        };
+    let trails = if wiki.config.plugins.enabled("trail")
+        && (site.templates.uses("page", "trails") || site.templates.uses("page", "trailloop"))
+    {
+        crate::directives::trail::navigation(site, id, &mut state)
+    } else {
+        (String::new(), Vec::new())
+    };
+    let html = genpage(site, id, content, &state, sidebar, trails);
     Rendered { html, state }
 }
 
 /// Fills the page template and runs the format stage.
-pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> String {
+pub fn genpage(
+    site: &Site,
+    id: PageId,
+    content: String,
+    state: &PageState,
+    sidebar: Option<String>,
+    trails: (String, Vec<Value>),
+) -> String {
     let wiki = &site.wiki;
     let cfg = &wiki.config;
     let p = wiki.page(id);
@@ -369,6 +396,13 @@ pub fn genpage(site: &Site, id: PageId, content: String, state: &PageState) -> S
         );
     }
     v.insert("content".into(), json!(content));
+    if let Some(s) = sidebar.filter(|s| !s.is_empty()) {
+        v.insert("sidebar".into(), json!(s));
+    }
+    if !trails.0.is_empty() {
+        v.insert("trails".into(), json!(trails.0));
+        v.insert("trailloop".into(), Value::Array(trails.1));
+    }
 
     let html = match site.templates.render("page", &Value::Object(v)) {
         Ok(h) => h,
@@ -441,7 +475,7 @@ pub fn placeholder(n: usize) -> String {
     format!("{PLACEHOLDER_OPEN}{n}\"></div>")
 }
 
-fn fill_placeholders(html: &str, parts: &[String]) -> String {
+pub fn fill_placeholders(html: &str, parts: &[String]) -> String {
     let mut out = String::with_capacity(html.len() + parts.iter().map(|p| p.len()).sum::<usize>());
     let mut rest = html;
     while let Some(i) = rest.find(PLACEHOLDER_OPEN) {

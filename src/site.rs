@@ -76,6 +76,7 @@ pub struct Site {
     specs: RwLock<FxHashMap<String, Arc<Result<PageSpec, SyntaxError>>>>,
     wiki_templates: RwLock<FxHashMap<String, Arc<Result<HtmlTemplate, String>>>>,
     smileys: OnceLock<crate::smiley::Smileys>,
+    trails: OnceLock<crate::directives::trail::Trails>,
 }
 
 impl Site {
@@ -93,7 +94,14 @@ impl Site {
             specs: RwLock::new(FxHashMap::default()),
             wiki_templates: RwLock::new(FxHashMap::default()),
             smileys: OnceLock::new(),
+            trails: OnceLock::new(),
         }
+    }
+
+    /// Every trail of the wiki, worked out on first use.
+    pub fn trails(&self) -> &crate::directives::trail::Trails {
+        self.trails
+            .get_or_init(|| crate::directives::trail::Trails::compute(&self.wiki, self))
     }
 
     /// The smileys the `smileys` page lists (none without the page).

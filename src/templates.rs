@@ -30,6 +30,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "recentchanges",
         include_str!("../templates/recentchanges.hbs"),
     ),
+    ("trails", include_str!("../templates/trails.hbs")),
 ];
 
 /// ikiwiki's stock template directory: its templates are ikiwiki's, and

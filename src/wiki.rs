@@ -35,6 +35,9 @@ pub struct Meta {
     /// Creation time set by `[[!meta date=...]]`.
     pub date: Option<i64>,
     pub redir: Option<String>,
+    /// The trail this page defines (trail plugin).
+    #[serde(default)]
+    pub trail: Option<crate::directives::trail::TrailDef>,
 }
 
 impl Meta {

@@ -394,3 +394,195 @@ fn img_defaults_and_errors() {
     );
     assert!(html.contains("Error: bad image filename"), "{html}");
 }
+
+#[test]
+fn format_highlights_renders_or_escapes() {
+    let w = TestWiki::with_setup("add_plugins: [goodstuff, format]");
+    w.write(
+        "index.mdwn",
+        "[[!format c \"\"\"\nint main() {\n\n    return 0; /* done */\n}\n\"\"\"]]\n\n[[!format mdwn \"\"\"*emphasis* and [[other]]\"\"\"]]\n\n[[!format nosuchlang \"\"\"a < b\"\"\"]]\n\n[[!format c]]\n",
+    )
+    .write("other.mdwn", "o\n");
+    w.build();
+    let html = w.content("index");
+    let code = &html[html
+        .find("<div class=\"highlight-c\"><pre class=\"hl\">")
+        .expect("highlighted block")..];
+    let code = &code[..code.find("</pre>").unwrap()];
+    assert!(
+        code.contains("hl-comment") && code.contains("return"),
+        "{code}"
+    );
+    assert!(
+        code.contains("\n\n"),
+        "a blank line inside the code stays inside it: {code}"
+    );
+    assert!(
+        html.contains("<em>emphasis</em> and <a href=\"./other/\">other</a>"),
+        "{html}"
+    );
+    assert!(html.contains("<pre class=\"hl\">a &lt; b</pre>"), "{html}");
+    assert!(
+        html.contains("Error: must specify format and text"),
+        "{html}"
+    );
+}
+
+#[test]
+fn sidebars_nearest_own_and_global_off() {
+    let w = TestWiki::with_setup("add_plugins: [goodstuff, sidebar]");
+    w.write("sidebar.mdwn", "Main [[sidebar links|index]]\n")
+        .write("index.mdwn", "home\n")
+        .write("blog.mdwn", "blog\n")
+        .write("blog/post.mdwn", "post\n")
+        .write(
+            "custom.mdwn",
+            "[[!sidebar content=\"\"\"Mine, see [[blog]]\"\"\"]]\nbody\n",
+        );
+    w.build();
+    let aside = |name: &str| {
+        let html = w.page(name);
+        html.find("class=\"sidebar\"")
+            .map(|i| html[i..i + html[i..].find("</div>").unwrap_or(200)].to_string())
+    };
+    // Links in the sidebar are made from the page it is shown on.
+    assert!(
+        aside("index")
+            .unwrap()
+            .contains("<span class=\"selflink\">sidebar links</span>"),
+        "{:?}",
+        aside("index")
+    );
+    assert!(
+        aside("blog/post")
+            .unwrap()
+            .contains("<a href=\"../../\">sidebar links</a>")
+    );
+    let own = aside("custom").unwrap();
+    assert!(
+        own.contains("Mine, see <a href=\"../blog/\">blog</a>") && !own.contains("Main"),
+        "{own}"
+    );
+    // A nearer sidebar appears: the pages below it change, others not.
+    w.write("blog/sidebar.mdwn", "Blog side\n");
+    let r = w.refresh();
+    assert!(aside("blog/post").unwrap().contains("Blog side"));
+    assert!(aside("index").unwrap().contains("Main"));
+    assert!(
+        r.rendered < 6,
+        "only what the new sidebar affects: {}",
+        r.rendered
+    );
+    // Editing the sidebar updates the pages showing it.
+    w.write("sidebar.mdwn", "Edited side\n");
+    w.refresh();
+    assert!(aside("index").unwrap().contains("Edited side"));
+
+    let off = TestWiki::with_setup("add_plugins: [goodstuff, sidebar]\nglobal_sidebars: 0");
+    off.write("sidebar.mdwn", "Side\n")
+        .write("index.mdwn", "home\n")
+        .write("with.mdwn", "[[!sidebar]]\nwith\n");
+    off.build();
+    assert!(!off.page("index").contains("class=\"sidebar\""));
+    assert!(off.page("with").contains("class=\"sidebar\""));
+}
+
+/// The trail navigation of a page: (prev title, trail title, next title).
+/// (Pages show it twice, above and below the content; this reads the
+/// first.)
+fn trail_nav(html: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let Some(start) = html.find("<div class=\"trails\">") else {
+        return out;
+    };
+    let rest = &html[start..];
+    let first = &rest[..rest.find("</div>\n</div>").unwrap_or(rest.len())];
+    for block in first.split("<div class=\"trail\">").skip(1) {
+        let block = &block[..block.find("</div>").unwrap_or(block.len())];
+        let text_in = |class: &str| {
+            block
+                .find(&format!("class=\"{class}\""))
+                .map(|i| {
+                    let rest = &block[i..];
+                    let a = rest.find("<a ").unwrap();
+                    let start = a + rest[a..].find('>').unwrap() + 1;
+                    rest[start..start + rest[start..].find("</a>").unwrap()].to_string()
+                })
+                .unwrap_or_default()
+        };
+        out.push((
+            text_in("trailprev"),
+            text_in("trailup"),
+            text_in("trailnext"),
+        ));
+    }
+    out
+}
+
+#[test]
+fn trails_link_neighbours_and_follow_changes() {
+    let w = TestWiki::with_setup("add_plugins: [goodstuff, trail]");
+    w.write(
+        "guide.mdwn",
+        "[[!meta title=\"The Guide\"]]\nRead [[!traillink Intro|g/one]], then [[!traillink g/two text=\"part two\"]].\n[[!trailitem g/three]]\n[[!trailitems pagenames=\"g/four g/missing\"]]\n",
+    );
+    for p in ["one", "two", "three", "four"] {
+        w.write(&format!("g/{p}.mdwn"), format!("Page {p}.\n"));
+    }
+    w.write(
+        "blog.mdwn",
+        "[[!inline pages=\"posts/*\" trail=yes sort=title]]\n",
+    )
+    .write("posts/b.mdwn", "b\n")
+    .write("posts/a.mdwn", "a\n");
+    w.build();
+    let guide = w.content("guide");
+    assert!(
+        guide.contains("<a href=\"../g/one/\">Intro</a>") && guide.contains(">part two</a>"),
+        "{guide}"
+    );
+    assert_eq!(
+        trail_nav(&w.page("g/one")),
+        vec![(String::new(), "The Guide".into(), "two".into())]
+    );
+    assert_eq!(
+        trail_nav(&w.page("g/three")),
+        vec![("two".into(), "The Guide".into(), "four".into())]
+    );
+    assert_eq!(
+        trail_nav(&w.page("g/four")),
+        vec![("three".into(), "The Guide".into(), String::new())]
+    );
+    assert!(
+        w.page("g/two")
+            .contains("<link rel=\"next\" href=\"../three/\" title=\"three\" />")
+    );
+    assert_eq!(
+        trail_nav(&w.page("posts/a")),
+        vec![(String::new(), "blog".into(), "b".into())]
+    );
+
+    // A neighbour's new title, a page joining and circular=yes all show
+    // after a refresh, as after a rebuild.
+    w.write("g/two.mdwn", "[[!meta title=\"Two!\"]]\n");
+    w.refresh();
+    assert_eq!(trail_nav(&w.page("g/three"))[0].0, "Two!");
+    w.write(
+        "guide.mdwn",
+        "[[!meta title=\"The Guide\"]]\n[[!trailoptions circular=yes]]\n[[!trailitem g/one]] [[!trailitem g/five]] [[!trailitem g/four]]\n",
+    )
+    .write("g/five.mdwn", "five\n");
+    w.refresh();
+    assert_eq!(
+        trail_nav(&w.page("g/one")),
+        vec![("four".into(), "The Guide".into(), "five".into())]
+    );
+    assert_eq!(
+        trail_nav(&w.page("g/four")),
+        vec![("five".into(), "The Guide".into(), "one".into())]
+    );
+    assert!(trail_nav(&w.page("g/three")).is_empty(), "left the trail");
+    w.write("posts/c.mdwn", "c\n");
+    w.refresh();
+    assert_eq!(trail_nav(&w.page("posts/b"))[0].2, "c");
+}

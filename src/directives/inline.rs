@@ -29,7 +29,12 @@ impl Directive for Inline {
         if !params.has("pages") && !params.has("pagenames") {
             return Err("missing pages parameter".into());
         }
+        let trail = params.yes("trail") && cx.wiki().config.plugins.enabled("trail");
         if cx.scan {
+            if trail {
+                // Pages inlined make a trail, in the order shown by default.
+                super::trail::items(cx, params, params.get("sort").unwrap_or("age title"));
+            }
             return Ok(String::new());
         }
         let site = cx.site;

@@ -19,6 +19,7 @@ use crate::wiki::Meta;
 pub mod brokenlinks;
 pub mod color;
 pub mod conditional;
+pub mod format;
 pub mod img;
 pub mod inline;
 pub mod map;
@@ -29,12 +30,14 @@ pub mod pagecount;
 pub mod pagestats;
 pub mod progress;
 pub mod shortcut;
+pub mod sidebar;
 pub mod table;
 pub mod tag;
 pub mod template;
 pub mod templatebody;
 pub mod toc;
 pub mod toggle;
+pub mod trail;
 
 /// Directive parameters in the order written; lookups by key see the last
 /// value, as a Perl hash built from the list would.
@@ -112,6 +115,9 @@ pub struct PageState {
     pub kept_outputs: Vec<String>,
     /// `[[!img defaults ...]]` for the images after it.
     pub img_defaults: Option<Params>,
+    /// `[[!sidebar]]` on the page: its own sidebar content, or `None`
+    /// for the sidebar page even where sidebars are not global.
+    pub sidebar: Option<Option<String>>,
     /// Page names this page's output depends on, with dependency types.
     pub depends: Vec<(String, u8)>,
     /// PageSpecs this page's output depends on, with dependency types.
@@ -240,6 +246,12 @@ impl Registry {
             ("table", "table", Arc::new(table::Table)),
             ("pagestats", "pagestats", Arc::new(pagestats::PageStats)),
             ("img", "img", Arc::new(img::Img)),
+            ("format", "format", Arc::new(format::Format)),
+            ("sidebar", "sidebar", Arc::new(sidebar::Sidebar)),
+            ("trail", "trailoptions", Arc::new(trail::TrailOptions)),
+            ("trail", "trailitem", Arc::new(trail::TrailItem)),
+            ("trail", "trailitems", Arc::new(trail::TrailItems)),
+            ("trail", "traillink", Arc::new(trail::TrailLink)),
             ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
             ("map", "map", Arc::new(map::Map)),
             ("inline", "inline", Arc::new(inline::Inline)),
