@@ -3,6 +3,10 @@
 //! of contents in realistic proportions, deterministic for a seed.
 //!
 //! Usage: cargo run --release --example genwiki -- DIR [--pages N] [--seed S]
+//!        [--comments C]
+//!
+//! `--comments C` adds C comments (`._comment` files, comments plugin on)
+//! to the first pages of each section, a few pages taking most of them.
 //!
 //! Writes DIR/src (the wiki) and DIR/setup.yaml (an ikiwiki setup that
 //! builds it into DIR/html; ikiwiki and wikic both read it).
@@ -52,7 +56,7 @@ fn sentence(rng: &mut Rng, words: usize) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 2 {
-        eprintln!("usage: genwiki DIR [--pages N] [--seed S]");
+        eprintln!("usage: genwiki DIR [--pages N] [--seed S] [--comments C]");
         std::process::exit(2);
     }
     let dir = Path::new(&args[1]);
@@ -64,6 +68,7 @@ fn main() {
             .unwrap_or(default)
     };
     let pages = opt("--pages", 10_000) as usize;
+    let comments = opt("--comments", 0) as usize;
     let mut rng = Rng(opt("--seed", 42).max(1));
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
@@ -169,6 +174,24 @@ fn main() {
         )
         .unwrap();
     }
+    // Comments: pages drawn from the first 2% (squared, so some pages
+    // get hundreds), each comment a short Markdown text.
+    let commented = (pages / 50).max(1);
+    for c in 0..comments {
+        let r = rng.below(commented);
+        let parent = &names[r * r / commented];
+        let text = format!(
+            "[[!comment format=mdwn\n username=\"user{}\"\n subject=\"{}\"\n date=\"{}\"\n content=\"\"\"\n{} [[{}]].\n\"\"\"]]\n",
+            rng.below(500),
+            sentence(&mut rng, 3),
+            base_time + c as i64 * 60,
+            sentence(&mut rng, 12),
+            names[rng.below(names.len())],
+        );
+        let dir = src.join(parent);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("comment_{}_{c:x}._comment", c + 1)), text).unwrap();
+    }
     let mut index = String::from("A generated wiki.\n\n");
     for s in 0..sections.min(100) {
         let _ = writeln!(index, "* [[s{s}]]");
@@ -177,9 +200,15 @@ fn main() {
     fs::write(
         dir.join("setup.yaml"),
         format!(
-            "# IkiWiki::Setup::Yaml - YAML formatted setup file\nwikiname: generated\nsrcdir: {}\ndestdir: {}\nurl: http://example.org/\nunderlaydir: ''\nadd_plugins: [goodstuff]\ndisable_plugins: [smiley]\ntagbase: tags\ntag_autocreate: 0\n",
+            "# IkiWiki::Setup::Yaml - YAML formatted setup file\nwikiname: generated\nsrcdir: {}\ndestdir: {}\nurl: http://example.org/\nunderlaydir: ''\nadd_plugins: [goodstuff{}]\ndisable_plugins: [smiley]\ntagbase: tags\ntag_autocreate: 0\n{}",
             src.display(),
-            dir.join("html").display()
+            dir.join("html").display(),
+            if comments > 0 { ", comments" } else { "" },
+            if comments > 0 {
+                "comments_pagespec: \"s*\"\n"
+            } else {
+                ""
+            }
         ),
     )
     .unwrap();

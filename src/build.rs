@@ -820,6 +820,11 @@ fn run(
                 }
                 if matches!(status[i], Status::Same(_)) {
                     mark(&mut render, i, "whose links now lead elsewhere");
+                    // An internal source is not rendered itself, but the
+                    // pages showing it (a comment's parent) are.
+                    if wiki.page(i as PageId).internal {
+                        changed_content.insert(wiki.page(i as PageId).lc_name.clone());
+                    }
                 }
             }
             for &d in &deleted {
@@ -1285,11 +1290,15 @@ type Deps = Vec<(String, u8)>;
 /// Page and PageSpec dependencies recorded while rendering.
 fn record_deps(state: &PageState) -> (Deps, Deps) {
     let mut deps: Vec<(String, u8)> = Vec::new();
+    let mut at: FxHashMap<String, usize> = FxHashMap::default();
     for (p, t) in &state.depends {
         let lc = p.to_lowercase();
-        match deps.iter_mut().find(|(d, _)| *d == lc) {
-            Some(e) => e.1 |= t,
-            None => deps.push((lc, *t)),
+        match at.get(&lc) {
+            Some(&i) => deps[i].1 |= t,
+            None => {
+                at.insert(lc.clone(), deps.len());
+                deps.push((lc, *t));
+            }
         }
     }
     for (lpage, link, target) in &state.extra_links {

@@ -607,6 +607,9 @@ impl PageSpec {
                 }
                 Node::Call(Func::Link, arg) => by_link(wiki, arg, location),
                 Node::Call(Func::Tagged, arg) => by_link(wiki, &tag_link(wiki, arg), location),
+                Node::Call(Func::Comment | Func::CommentPending, arg) => {
+                    by_prefix(wiki, &Glob::new(&format!("{arg}/*")), location)
+                }
                 // A page outside a's candidates fails a, and then the
                 // `and` fails whatever b says. Outside b's, a still runs
                 // and might be an error, which must not be skipped.
@@ -1178,12 +1181,13 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, subj: Subject, params: &MatchParams) -
             if !is_comment {
                 return MatchResult::fail();
             }
-            let parent = dirname(page);
+            // Comments anywhere below a matching page, as ikiwiki's
+            // `glob/*` (parents exclude deeper ones with `!comment(p/*)`).
             let p = MatchParams {
                 internal: true,
                 ..*params
             };
-            match_glob(wiki, parent, arg, &p)
+            match_glob(wiki, page, &format!("{arg}/*"), &p)
         }
         Func::PostComment => match params.location {
             Some(loc) => match_glob(wiki, loc, arg, params),

@@ -201,6 +201,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "highlight",
     "sidebar",
     "trail",
+    "comments",
     "goodstuff",
     "transient",
     "norcs",

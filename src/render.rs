@@ -25,6 +25,9 @@ pub fn htmlize(site: &Site, page: &str, destpage: &str, kind: &str, text: &str) 
     let mut html = match kind {
         "html" | "htm" => text.to_string(),
         "txt" => format!("<pre>{}</pre>", crate::names::html_escape(text)),
+        // A comment's directive has already made its HTML.
+        "_comment" => text.to_string(),
+        "_comment_pending" => "this comment needs moderation".to_string(),
         _ => site.markdown.to_html(text),
     };
     if let Some(scrubber) = &site.scrubber
@@ -70,27 +73,34 @@ pub fn body(cx: &mut Context, kind: &str, text: &str) -> String {
 
 /// Content of `id` rendered for inclusion in `destpage` (inlines, feeds).
 pub fn inline_content(site: &Site, id: PageId, destpage: &str, nesting: u32) -> String {
+    inline_render(site, id, destpage, nesting).0
+}
+
+/// [`inline_content`] and what the inlined page's directives recorded.
+pub fn inline_render(site: &Site, id: PageId, destpage: &str, nesting: u32) -> (String, PageState) {
     let p = site.wiki.page(id);
     let Some(kind) = p.kind.clone() else {
-        return String::new();
+        return Default::default();
     };
     if nesting > crate::directives::MAX_NESTING {
-        return crate::directives::error_span("inline", "inlines nested too deeply");
+        let err = crate::directives::error_span("inline", "inlines nested too deeply");
+        return (err, PageState::default());
     }
     let text = match site.source(id) {
         Some(t) => t,
-        None => return String::new(),
+        None => return Default::default(),
     };
     let mut cx = Context::new(site, &p.name, destpage, false);
     cx.nesting = nesting;
     let html = body(&mut cx, &kind, text);
     // Blocks kept out of Markdown's way on the inlined page go back in
     // now; the including page has its own.
-    if cx.state.placeholders.is_empty() {
+    let html = if cx.state.placeholders.is_empty() {
         html
     } else {
         fill_placeholders(&html, &cx.state.placeholders)
-    }
+    };
+    (html, cx.state)
 }
 
 /// ikiwiki's `displaytime`.
@@ -192,6 +202,10 @@ fn render_page_inner(site: &Site, id: PageId) -> Rendered {
             crate::names::html_escape(err)
         );
     }
+    let mut extra = Map::new();
+    if crate::directives::comment::enabled(site) {
+        crate::directives::comment::page_vars(&mut cx, id, &mut extra);
+    }
     // The page's furniture (parent links, discussion and recentchanges
     // links) depends on which pages exist; a refresh handles that by
     // name (see `build::furniture_affected`) rather than by recording it.
@@ -209,7 +223,7 @@ fn render_page_inner(site: &Site, id: PageId) -> Rendered {
     } else {
         (String::new(), Vec::new())
     };
-    let html = genpage(site, id, content, &state, sidebar, trails);
+    let html = genpage(site, id, content, &state, sidebar, trails, extra);
     Rendered { html, state }
 }
 
@@ -221,12 +235,14 @@ pub fn genpage(
     state: &PageState,
     sidebar: Option<String>,
     trails: (String, Vec<Value>),
+    extra: Map<String, Value>,
 ) -> String {
     let wiki = &site.wiki;
     let cfg = &wiki.config;
     let p = wiki.page(id);
     let page = p.name.as_str();
-    let mut v = Map::new();
+    // Variables plugins set (ikiwiki's pagetemplate hooks).
+    let mut v = extra;
 
     let mut actions = false;
     if !cfg.cgiurl.is_empty() && cfg.plugins.enabled("editpage") {

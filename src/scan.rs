@@ -43,8 +43,14 @@ pub fn page_type(file: &str, config: &Config) -> Option<&'static str> {
         "htm" if config.plugins.enabled("html") => Some("htm"),
         "txt" if config.plugins.enabled("txt") => Some("txt"),
         "_comment" if config.plugins.enabled("comments") => Some("_comment"),
+        "_comment_pending" if config.plugins.enabled("comments") => Some("_comment_pending"),
         _ => None,
     }
+}
+
+/// Whether `format` names a page type wikic renders (`mdwn`, `html`...).
+pub fn is_page_type(format: &str, config: &Config) -> bool {
+    !format.contains(['.', '/']) && page_type(&format!("x.{format}"), config).is_some()
 }
 
 /// The page name of a source file (ikiwiki's `pagename`).

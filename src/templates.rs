@@ -31,6 +31,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/recentchanges.hbs"),
     ),
     ("trails", include_str!("../templates/trails.hbs")),
+    ("comment", include_str!("../templates/comment.hbs")),
 ];
 
 /// ikiwiki's stock template directory: its templates are ikiwiki's, and

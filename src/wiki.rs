@@ -127,28 +127,36 @@ pub type Resolution = (String, String, String);
 thread_local! {
     /// Resolutions recorded by [`Wiki::htmllink`] on this thread while a
     /// page renders (see [`record_links`]).
-    static RECORDER: std::cell::RefCell<Option<Vec<Resolution>>> = const { std::cell::RefCell::new(None) };
+    static RECORDER: std::cell::RefCell<Option<Recorded>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Resolutions in the order made, each (page, link) once.
+#[derive(Default)]
+struct Recorded {
+    list: Vec<Resolution>,
+    seen: rustc_hash::FxHashSet<(String, String)>,
 }
 
 /// Runs `f`, returning what it returned and every link resolution
 /// [`Wiki::htmllink`] made meanwhile on this thread.
 pub fn record_links<T>(f: impl FnOnce() -> T) -> (T, Vec<Resolution>) {
-    let outer = RECORDER.with(|r| r.borrow_mut().replace(Vec::new()));
+    let outer = RECORDER.with(|r| r.borrow_mut().replace(Recorded::default()));
     let value = f();
     let recorded = RECORDER.with(|r| {
         let mine = r.borrow_mut().take().unwrap_or_default();
         *r.borrow_mut() = outer;
         mine
     });
-    (value, recorded)
+    (value, recorded.list)
 }
 
 fn note_resolution(lpage: &str, link: &str, best: &str) {
     RECORDER.with(|r| {
-        if let Some(v) = r.borrow_mut().as_mut()
-            && !v.iter().any(|(p, l, _)| p == lpage && l == link)
+        if let Some(rec) = r.borrow_mut().as_mut()
+            && rec.seen.insert((lpage.to_string(), link.to_string()))
         {
-            v.push((lpage.to_string(), link.to_string(), best.to_lowercase()));
+            rec.list
+                .push((lpage.to_string(), link.to_string(), best.to_lowercase()));
         }
     });
 }

@@ -31,7 +31,7 @@ impl Pair {
     }
     fn config(&self, which: &str) -> Arc<Config> {
         let text = format!(
-            "wikiname: test\nsrcdir: src\ndestdir: out-{which}\nwikistatedir: state-{which}\nurl: http://example.org/\nunderlaydir: ''\nadd_plugins: [goodstuff]\ndisable_plugins: [smiley]\ntagbase: tags\ntimezone: UTC\nrss: 1\n"
+            "wikiname: test\nsrcdir: src\ndestdir: out-{which}\nwikistatedir: state-{which}\nurl: http://example.org/\nunderlaydir: ''\nadd_plugins: [goodstuff, comments, sidebar, trail]\ndisable_plugins: [smiley]\ntagbase: tags\ntimezone: UTC\nrss: 1\ncomments_pagespec: \"blog/*\"\n"
         );
         let path = self.dir.path().join(format!("{which}.yaml"));
         fs::write(&path, text).unwrap();
@@ -137,6 +137,7 @@ const PAGES: &[&str] = &[
     "docs/a",
     "docs/b",
     "tags/red",
+    "sidebar",
 ];
 
 /// One edit to the wiki.
@@ -157,6 +158,13 @@ enum Op {
     Shortcuts(bool),
     /// A full `--rebuild` of the incremental side, between edits.
     FullBuild(usize),
+    /// Adds (or removes) comment `n` on a page, linking to another.
+    Comment {
+        page: usize,
+        n: usize,
+        link: usize,
+        remove: bool,
+    },
 }
 
 fn body(kind: usize, link: &str, tag: &str, title: bool) -> String {
@@ -164,7 +172,7 @@ fn body(kind: usize, link: &str, tag: &str, title: bool) -> String {
     if title {
         s.push_str(&format!("[[!meta title=\"Title of {link}\"]]\n"));
     }
-    match kind % 11 {
+    match kind % 14 {
         0 => s.push_str(&format!("Plain text linking [[{link}]].\n")),
         1 => s.push_str(&format!("[[!tag {tag}]]\nTagged, and see [[{link}|{link}]].\n")),
         2 => s.push_str("[[!inline pages=\"blog/* and !*/discussion\" show=3]]\n"),
@@ -175,6 +183,9 @@ fn body(kind: usize, link: &str, tag: &str, title: bool) -> String {
         7 => s.push_str("Orphans: [[!orphans pages=\"blog/* or docs/*\"]]\n"),
         8 => s.push_str("Broken: [[!brokenlinks]]\n"),
         9 => s.push_str(&format!("[[!meta date=\"2020-0{}-01\"]]See [[!wp {link}]].\n", 1 + link.len() % 9)),
+        10 => s.push_str(&format!("[[!sidebar content=\"Side of [[{link}]]\"]]\n")),
+        11 => s.push_str(&format!("[[!trailoptions]]\n[[!traillink {link}]] [[!traillink blog/one]]\n")),
+        12 => s.push_str("[[!inline pages=\"blog/*\" trail=yes show=2 actions=yes]]\n"),
         _ => s.push_str("[[!inline pages=\"blog/*\" sort=\"meta(title)\" template=titlepage]]\n"),
     }
     s
@@ -225,6 +236,19 @@ fn apply(p: &Pair, op: &Op) {
             };
             p.write("shortcuts.mdwn", &format!("{wp}* [[!shortcut name=deb url=\"https://packages.debian.org/%s\"]]\n"));
         }
+        Op::Comment { page, n, link, remove } => {
+            let page = PAGES[page % PAGES.len()];
+            let path = format!("{page}/comment_{n}_x._comment");
+            if *remove {
+                p.remove(&path);
+            } else {
+                let link = PAGES[link % PAGES.len()];
+                p.write(
+                    &path,
+                    &format!("[[!comment format=mdwn username=\"u{n}\" subject=\"S{n}\" date=\"2021-01-0{}\" content=\"\"\"Re [[{link}]]\"\"\"]]\n", 1 + n % 9),
+                );
+            }
+        }
         Op::Rename(a, b) => {
             let from = p.src().join(format!("{}.mdwn", PAGES[a % PAGES.len()]));
             let to = p.src().join(format!("{}.mdwn", PAGES[b % PAGES.len()]));
@@ -238,15 +262,17 @@ fn apply(p: &Pair, op: &Op) {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => (0..9usize, 0..11usize, 0..9usize, 0..3usize, any::<bool>())
+        5 => (0..10usize, 0..14usize, 0..10usize, 0..3usize, any::<bool>())
             .prop_map(|(page, body, link, tag, title)| Op::Write { page, body, link, tag, title }),
-        1 => (0..9usize).prop_map(Op::Delete),
+        1 => (0..10usize).prop_map(Op::Delete),
         1 => (0..3usize).prop_map(Op::Template),
         1 => any::<bool>().prop_map(Op::Image),
-        1 => (0..9usize).prop_map(Op::Touch),
-        1 => (0..9usize, 0..9usize).prop_map(|(a, b)| Op::Rename(a, b)),
+        1 => (0..10usize).prop_map(Op::Touch),
+        1 => (0..10usize, 0..10usize).prop_map(|(a, b)| Op::Rename(a, b)),
         1 => any::<bool>().prop_map(Op::Shortcuts),
-        1 => (0..9usize).prop_map(Op::FullBuild),
+        1 => (0..10usize).prop_map(Op::FullBuild),
+        2 => (0..10usize, 0..3usize, 0..10usize, any::<bool>())
+            .prop_map(|(page, n, link, remove)| Op::Comment { page, n, link, remove }),
     ]
 }
 

@@ -27,14 +27,7 @@ impl Directive for Format {
         };
         let (format, text) = (format.clone(), text.clone());
         let text = cx.preprocess(&text);
-        let plugins = &cx.wiki().config.plugins;
-        let page_type = match format.as_str() {
-            "mdwn" | "md" => plugins.enabled("mdwn"),
-            "html" | "htm" => plugins.enabled("html"),
-            "txt" => plugins.enabled("txt"),
-            _ => false,
-        };
-        if page_type {
+        if crate::scan::is_page_type(&format, &cx.wiki().config) {
             return Ok(crate::render::htmlize(
                 cx.site,
                 &cx.page,

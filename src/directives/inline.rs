@@ -8,7 +8,7 @@ use crate::names::{
     abs2rel, basename, dirname, encode_numeric, html_escape, pagetitle, targetpage,
 };
 use crate::pagespec::{DEPEND_CONTENT, DEPEND_PRESENCE};
-use crate::render::{displaytime, inline_content, placeholder};
+use crate::render::{displaytime, inline_content, inline_render, placeholder};
 use crate::sort::SortSpec;
 use crate::timefmt;
 use crate::wiki::{LinkOpts, PageId};
@@ -288,11 +288,13 @@ impl Directive for Inline {
                     continue;
                 }
                 let mut v = item_vars(cx, id, timeformat);
+                super::comment::item_vars(cx, id, actions, &mut v);
                 if needcontent {
-                    v.insert(
-                        "content".into(),
-                        json!(inline_content(site, id, &cx.destpage, cx.nesting + 1)),
-                    );
+                    let (html, state) = inline_render(site, id, &cx.destpage, cx.nesting + 1);
+                    if let Some(info) = &state.comment {
+                        super::comment::info_vars(info, &wiki.page(id).name, &mut v);
+                    }
+                    v.insert("content".into(), json!(html));
                 }
                 if i == 0 {
                     v.insert("first".into(), json!(true));
@@ -615,7 +617,7 @@ fn resolve(dir: &str, rel: &str) -> String {
 }
 
 fn genfeed(
-    cx: &Context,
+    cx: &mut Context,
     kind: &str,
     path: &str,
     title: &str,
@@ -626,7 +628,7 @@ fn genfeed(
     let site = cx.site;
     let wiki = &site.wiki;
     let cfg = &wiki.config;
-    let page = &cx.page;
+    let page = &cx.page.clone();
     let pageurl = wiki.urlto_abs(page);
     let tz = cfg.timezone.as_deref();
     let mut content = String::new();
@@ -642,7 +644,12 @@ fn genfeed(
         };
         v.insert("title".into(), json!(xml_text(&ptitle)));
         v.insert("url".into(), json!(xml_attr(&u)));
-        v.insert("permalink".into(), json!(xml_attr(&u)));
+        let permalink = match &p.meta.permalink {
+            Some(pl) => urlabs(pl, &cfg.url),
+            None => u.clone(),
+        };
+        v.insert("permalink".into(), json!(xml_attr(&permalink)));
+        super::comment::item_vars(cx, id, false, &mut v);
         let ctime = wiki.ctime(id);
         let mtime = p.meta.updated.unwrap_or(p.mtime);
         v.insert("cdate_822".into(), json!(timefmt::date_822(ctime, tz)));

@@ -18,6 +18,7 @@ use crate::wiki::Meta;
 
 pub mod brokenlinks;
 pub mod color;
+pub mod comment;
 pub mod conditional;
 pub mod format;
 pub mod img;
@@ -118,10 +119,15 @@ pub struct PageState {
     /// `[[!sidebar]]` on the page: its own sidebar content, or `None`
     /// for the sidebar page even where sidebars are not global.
     pub sidebar: Option<Option<String>>,
+    /// Who wrote the comment this page is (comments plugin).
+    pub comment: Option<comment::CommentInfo>,
     /// Page names this page's output depends on, with dependency types.
     pub depends: Vec<(String, u8)>,
     /// PageSpecs this page's output depends on, with dependency types.
     pub depends_spec: Vec<(String, u8)>,
+    /// Where each name is in `depends` (a page with thousands of
+    /// comments depends on each of them).
+    depends_at: FxHashMap<String, usize>,
     /// Tag pages to create (`tag_autocreate`).
     pub autotags: Vec<String>,
     /// Links rendered that the scan did not see (they came out of a
@@ -144,9 +150,10 @@ impl PageState {
     }
 
     pub fn add_depends(&mut self, page: &str, deptype: u8) {
-        if let Some(e) = self.depends.iter_mut().find(|(p, _)| p == page) {
-            e.1 |= deptype;
+        if let Some(&i) = self.depends_at.get(page) {
+            self.depends[i].1 |= deptype;
         } else {
+            self.depends_at.insert(page.to_string(), self.depends.len());
             self.depends.push((page.to_string(), deptype));
         }
     }
@@ -159,6 +166,10 @@ impl PageState {
         }
     }
 }
+
+/// Every page whose links count for backlinks: internal sources
+/// (comments) link too.
+pub const ALL_LINKERS: &str = "* or internal(*)";
 
 /// Nested preprocessing of one page deeper than this is a loop (ikiwiki).
 const MAX_PAGE_DEPTH: u32 = 8;
@@ -253,6 +264,9 @@ impl Registry {
             ("trail", "trailitems", Arc::new(trail::TrailItems)),
             ("trail", "traillink", Arc::new(trail::TrailLink)),
             ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
+            ("comments", "comment", Arc::new(comment::Comment)),
+            // The name old comment files use.
+            ("comments", "_comment", Arc::new(comment::Comment)),
             ("map", "map", Arc::new(map::Map)),
             ("inline", "inline", Arc::new(inline::Inline)),
             ("conditional", "if", Arc::new(conditional::If)),
@@ -389,12 +403,18 @@ pub fn preprocess(cx: &mut Context, text: &str) -> String {
 /// context's page), recording what the answer depends on. A spec that
 /// does not parse does not match.
 pub fn page_matches(cx: &mut Context, spec: &str, page: &str) -> bool {
+    let location = cx.page.clone();
+    page_matches_at(cx, spec, page, &location)
+}
+
+/// [`page_matches`] with relative globs taken from `location`.
+pub fn page_matches_at(cx: &mut Context, spec: &str, page: &str, location: &str) -> bool {
     let parsed = cx.site.pagespec(spec);
     let Ok(parsed) = parsed.as_ref() else {
         return false;
     };
     let mp = crate::pagespec::MatchParams {
-        location: Some(&cx.page),
+        location: Some(location),
         sourcepage: Some(&cx.page),
         destpage: Some(&cx.destpage),
         track: true,

@@ -9,7 +9,7 @@ pub struct Orphans;
 impl Directive for Orphans {
     fn run(&self, cx: &mut Context, params: &Params) -> Result<String, String> {
         let spec = params.get("pages").unwrap_or("*").to_string();
-        cx.state.add_depends_spec("*", DEPEND_LINKS);
+        cx.state.add_depends_spec(super::ALL_LINKERS, DEPEND_LINKS);
         let ids = super::match_pages(cx, &spec, DEPEND_PRESENCE, None)?;
         let wiki = cx.wiki();
         let cfg = &wiki.config;

@@ -40,7 +40,7 @@ impl Directive for PageStats {
                 )
             }
             None => {
-                cx.state.add_depends_spec("*", DEPEND_LINKS);
+                cx.state.add_depends_spec(super::ALL_LINKERS, DEPEND_LINKS);
                 None
             }
         };
