@@ -87,6 +87,7 @@ enum Status {
 fn config_hash(config: &Config) -> u64 {
     let mut c = config.clone();
     // Paths of state and output do not change what a page contains.
+    c.underlays.retain(|u| !u.starts_with(&config.statedir));
     c.statedir = PathBuf::new();
     let text = format!("{c:?}|{:?}", std::env::var("TZ").ok());
     content_hash(text.as_bytes())
@@ -182,6 +183,19 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
 }
 
 fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+    // A build that generated pages (tag or archive pages) finds the
+    // sources again, now with those pages.
+    for _ in 0..3 {
+        if let Some(report) = build_once(config.clone(), opts)? {
+            return Ok(report);
+        }
+    }
+    build_once(config, opts)?.context("generated pages keep appearing")
+}
+
+/// One pass of a build; `None` when it generated pages and stopped
+/// before rendering.
+fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildReport>> {
     let started = Instant::now();
     let build_start_ns = now_ns();
     let mut report = BuildReport::default();
@@ -250,6 +264,10 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
         && incremental
         && !crashed
         && unchanged(&old.manifest.files, &files)
+        && old
+            .manifest
+            .next_change
+            .is_none_or(|t| crate::directives::calendar::now() < t)
     {
         report.up_to_date = true;
         report.pages = files
@@ -258,7 +276,7 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
             .count();
         report.files = files.len() - report.pages;
         report.timings.push(("total", started.elapsed()));
-        return Ok(report);
+        return Ok(Some(report));
     }
 
     allow_huge_pages();
@@ -329,10 +347,13 @@ fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport>
         &mut report,
         opts,
     );
-    result?;
+    let generated = result?;
     let _ = std::fs::remove_file(&marker);
+    if generated {
+        return Ok(None);
+    }
     report.timings.push(("total", started.elapsed()));
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// The previous build, as the index describes it.
@@ -589,7 +610,7 @@ fn run(
     tstamps: Vec<(String, Stamp)>,
     report: &mut BuildReport,
     opts: &BuildOptions,
-) -> Result<()> {
+) -> Result<bool> {
     let t1 = Instant::now();
     let verbose = opts.verbose;
     let Found {
@@ -723,6 +744,9 @@ fn run(
     };
     site.wiki.compute_backlinks_reusing(reuse);
     report.timings.push(("scan", t1.elapsed()));
+    if crate::autofile::create_missing(&site)? > 0 {
+        return Ok(true);
+    }
 
     // Decide what to render.
     let t2 = Instant::now();
@@ -1252,7 +1276,22 @@ fn run(
             }
         })
         .collect();
+    let next_change = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let deps = match (r, old, status[i]) {
+                (RecordOut::Fresh(r), _, _) => &r.depends,
+                (RecordOut::Same(_), Some(o), Status::Same(j)) => &o.pages[j].depends,
+                _ => return None,
+            };
+            deps.iter()
+                .filter_map(|(d, _)| crate::directives::calendar::until_time(d))
+                .min()
+        })
+        .min();
     let manifest = Manifest {
+        next_change,
         tool: TOOL.to_string(),
         destdir: config.destdir.display().to_string(),
         config_hash: chash,
@@ -1276,7 +1315,7 @@ fn run(
         .filter(|p| p.kind.is_none() && !p.internal)
         .count();
     report.up_to_date = report.rendered == 0 && report.removed == 0 && deleted.is_empty();
-    Ok(())
+    Ok(false)
 }
 
 /// Dependency type recorded for a link made while rendering that the scan
@@ -1320,6 +1359,12 @@ fn depends_hit(
 ) -> Option<String> {
     for (d, t) in &r.depends {
         if *t == EXTRA_LINK {
+            continue;
+        }
+        if let Some(until) = crate::directives::calendar::until_time(d) {
+            if crate::directives::calendar::now() >= until {
+                return Some("whose calendar has a new day or month to show".into());
+            }
             continue;
         }
         if (t & DEPEND_CONTENT != 0 && changed_content.contains(d))

@@ -147,6 +147,10 @@ impl Config {
         let statedir = setup
             .path("wikistatedir")
             .unwrap_or_else(|| srcdir.join(".wikic"));
+        // Generated pages come right after srcdir.
+        if crate::autofile::wanted(setup) {
+            underlays.insert(0, crate::autofile::transient_dir(&statedir));
+        }
         Ok(Config {
             wikiname: setup.str_or("wikiname", "wiki"),
             srcdir,

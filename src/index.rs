@@ -18,7 +18,7 @@ use crate::wiki::Meta;
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,9 @@ pub struct Manifest {
     /// What finding the sources warned about, repeated while the
     /// directories stay as they were.
     pub scan_warnings: Vec<String>,
+    /// When some page must be rendered again whatever changes (a calendar
+    /// showing today), as seconds since the epoch.
+    pub next_change: Option<i64>,
 }
 
 /// What the last build knew about one source, aligned with
@@ -334,6 +337,7 @@ mod tests {
             templates: vec![],
             dirs: vec![],
             scan_warnings: vec![],
+            next_change: None,
             files: vec![FileEntry {
                 rel: "index.mdwn".into(),
                 root: 0,

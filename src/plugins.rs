@@ -202,6 +202,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "sidebar",
     "trail",
     "comments",
+    "calendar",
     "goodstuff",
     "transient",
     "norcs",

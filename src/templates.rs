@@ -32,6 +32,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("trails", include_str!("../templates/trails.hbs")),
     ("comment", include_str!("../templates/comment.hbs")),
+    (
+        "calendaryear",
+        include_str!("../templates/calendaryear.hbs"),
+    ),
+    (
+        "calendarmonth",
+        include_str!("../templates/calendarmonth.hbs"),
+    ),
 ];
 
 /// ikiwiki's stock template directory: its templates are ikiwiki's, and

@@ -151,6 +151,16 @@ fn split_zone_name(s: &str) -> (&str, Option<i32>) {
     (s, None)
 }
 
+/// The start of day `d` of `month` in `year`, in the wiki's time zone
+/// (days past the month's end roll over, as `timelocal` allows).
+pub fn day_start(year: i64, month: i64, d: i64, tz: Option<&str>) -> i64 {
+    let first = NaiveDate::from_ymd_opt(year as i32, month.clamp(1, 12) as u32, 1)
+        .unwrap_or_default()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default();
+    from_naive(first, None, tz) + (d - 1) * 86_400
+}
+
 fn from_naive(d: NaiveDateTime, offset: Option<i32>, tz: Option<&str>) -> i64 {
     if let Some(o) = offset {
         return d.and_utc().timestamp() - o as i64;

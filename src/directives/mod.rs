@@ -17,6 +17,7 @@ use crate::site::Site;
 use crate::wiki::Meta;
 
 pub mod brokenlinks;
+pub mod calendar;
 pub mod color;
 pub mod comment;
 pub mod conditional;
@@ -128,8 +129,6 @@ pub struct PageState {
     /// Where each name is in `depends` (a page with thousands of
     /// comments depends on each of them).
     depends_at: FxHashMap<String, usize>,
-    /// Tag pages to create (`tag_autocreate`).
-    pub autotags: Vec<String>,
     /// Links rendered that the scan did not see (they came out of a
     /// directive or template): linking page, link, where it led. A new or
     /// deleted page can change them.
@@ -264,6 +263,7 @@ impl Registry {
             ("trail", "trailitems", Arc::new(trail::TrailItems)),
             ("trail", "traillink", Arc::new(trail::TrailLink)),
             ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
+            ("calendar", "calendar", Arc::new(calendar::Calendar)),
             ("comments", "comment", Arc::new(comment::Comment)),
             // The name old comment files use.
             ("comments", "_comment", Arc::new(comment::Comment)),

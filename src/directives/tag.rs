@@ -37,14 +37,10 @@ pub fn footer_link(wiki: &Wiki, page: &str, destpage: &str, link: &str) -> Strin
     )
 }
 
-/// Records a tag and, with `tag_autocreate`, asks for its page.
+/// Records a tag (its page is made by [`crate::autofile`] when missing).
 fn add_tag(cx: &mut Context, tag: &str) -> String {
     let link = tag_link(cx.wiki(), tag);
     cx.state.add_link(&link, Some("tag"));
-    let cfg = &cx.wiki().config;
-    if cfg.tag_autocreate.unwrap_or(cfg.tagbase.is_some()) && !cx.state.autotags.contains(&link) {
-        cx.state.autotags.push(link.clone());
-    }
     link
 }
 
