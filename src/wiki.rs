@@ -38,6 +38,9 @@ pub struct Meta {
     /// The trail this page defines (trail plugin).
     #[serde(default)]
     pub trail: Option<crate::directives::trail::TrailDef>,
+    /// Mirrors `[[!ping]]` asks to ping after a build (pinger plugin).
+    #[serde(default)]
+    pub ping: Vec<String>,
 }
 
 impl Meta {

@@ -586,3 +586,65 @@ fn trails_link_neighbours_and_follow_changes() {
     w.refresh();
     assert_eq!(trail_nav(&w.page("posts/b"))[0].2, "c");
 }
+
+#[test]
+fn edittemplate_registrations_and_errors() {
+    let w = TestWiki::with_setup("add_plugins: [goodstuff, edittemplate]\n");
+    w.write("templates/bug.mdwn", "A bug report template.\n").write(
+        "index.mdwn",
+        "[[!edittemplate template=\"bug\" match=\"bugs/*\"]]\n\n\
+         [[!edittemplate template=\"bug\" match=\"bugs/*\" silent=yes]]\n\n\
+         [[!edittemplate template=\"nosuch\" match=\"x/*\" silent=yes]]\n\n\
+         [[!edittemplate match=\"x/*\"]]\n\n[[!edittemplate template=\"bug\"]]\n",
+    );
+    w.build();
+    let html = w.content("index");
+    assert!(
+        html.contains("<p>edittemplate <a href=\"./templates/bug/\">bug</a> registered for bugs/*</p>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("registered for bugs/*").count(), 1, "silent: {html}");
+    assert!(html.contains("<span class=\"createlink\">nosuch</span> registered for x/*"), "missing templates are never silent");
+    assert_eq!(error_of(&html, "edittemplate").as_deref(), Some("[[!edittemplate <span class=\"error\">Error: template not specified"));
+    assert!(html.contains("Error: match not specified"));
+    // The template page appearing turns the link on.
+    w.write("templates/nosuch.mdwn", "Now it exists.\n");
+    w.refresh();
+    assert!(!w.content("index").contains("nosuch"), "silent once the template exists");
+}
+
+#[test]
+fn version_and_ping() {
+    let w = TestWiki::with_setup("add_plugins: [goodstuff, version, pinger]\n");
+    w.write(
+        "index.mdwn",
+        "Built by version [[!version]].\n\n\
+         [[!ping from=\"http://example.org/\" to=\"http://mirror.example.com/ikiwiki.cgi\"]]\n\n\
+         [[!ping from=\"http://elsewhere.org\" to=\"http://x.example.com/\"]]\n\n[[!ping to=\"x\"]]\n",
+    );
+    w.build();
+    let html = w.content("index");
+    assert!(html.contains(&format!("Built by version {}.", env!("CARGO_PKG_VERSION"))));
+    assert!(html.contains("Will ping http://mirror.example.com/ikiwiki.cgi"));
+    assert!(html.contains("Ignoring ping directive for wiki http://elsewhere.org (this wiki is http://example.org)"));
+    assert!(html.contains("Error: requires &#39;from&#39; and &#39;to&#39; parameters") || html.contains("Error: requires 'from' and 'to' parameters"), "{html}");
+    let site = wikic::build::load_site(w.config(), &mut Default::default()).unwrap();
+    assert_eq!(
+        wikic::directives::ping::targets(&site.wiki),
+        ["http://mirror.example.com/ikiwiki.cgi"]
+    );
+}
+
+#[test]
+fn htmlscrubber_skips_pages_matching_htmlscrubber_skip() {
+    let w = TestWiki::with_setup("htmlscrubber_skip: \"trusted/*\"\n");
+    let evil = "<script>alert(1)</script><a href=\"javascript:x()\" onclick=\"y()\">go</a>\n";
+    w.write("trusted/page.mdwn", evil).write("open.mdwn", evil);
+    w.build();
+    let trusted = w.content("trusted/page");
+    assert!(trusted.contains("<script>alert(1)</script>"), "{trusted}");
+    assert!(trusted.contains("onclick"));
+    let open = w.content("open");
+    assert!(!open.contains("<script") && !open.contains("onclick") && !open.contains("javascript:"), "{open}");
+    assert!(open.contains(">go</a>"));
+}

@@ -21,6 +21,7 @@ pub mod calendar;
 pub mod color;
 pub mod comment;
 pub mod conditional;
+pub mod edittemplate;
 pub mod format;
 pub mod img;
 pub mod inline;
@@ -30,6 +31,7 @@ pub mod more;
 pub mod orphans;
 pub mod pagecount;
 pub mod pagestats;
+pub mod ping;
 pub mod progress;
 pub mod shortcut;
 pub mod sidebar;
@@ -40,6 +42,7 @@ pub mod templatebody;
 pub mod toc;
 pub mod toggle;
 pub mod trail;
+pub mod version;
 
 /// Directive parameters in the order written; lookups by key see the last
 /// value, as a Perl hash built from the list would.
@@ -264,6 +267,13 @@ impl Registry {
             ("trail", "traillink", Arc::new(trail::TrailLink)),
             ("toggle", "toggleable", Arc::new(toggle::Toggleable)),
             ("calendar", "calendar", Arc::new(calendar::Calendar)),
+            (
+                "edittemplate",
+                "edittemplate",
+                Arc::new(edittemplate::EditTemplate),
+            ),
+            ("pinger", "ping", Arc::new(ping::Ping)),
+            ("version", "version", Arc::new(version::Version)),
             ("comments", "comment", Arc::new(comment::Comment)),
             // The name old comment files use.
             ("comments", "_comment", Arc::new(comment::Comment)),
