@@ -648,3 +648,44 @@ fn htmlscrubber_skips_pages_matching_htmlscrubber_skip() {
     assert!(!open.contains("<script") && !open.contains("onclick") && !open.contains("javascript:"), "{open}");
     assert!(open.contains(">go</a>"));
 }
+
+#[test]
+fn inline_feeds_parse_with_a_feed_parser() {
+    let w = TestWiki::with_setup("rss: 1\natom: 1\ntagbase: tags\n");
+    w.write(
+        "blog/one.mdwn",
+        "[[!meta title=\"Fish & <chips>\"]][[!meta author=\"Ann\"]][[!tag food]]\nSee [[two]] and ![pic](pic.png).\n",
+    )
+    .write("blog/two.mdwn", "[[!meta date=\"2020-01-02 03:04\"]]Two, with `code` & entities &eacute;.\n")
+    .write("blog/pic.png", "\u{89}PNG not really")
+    .write("index.mdwn", "[[!inline pages=\"blog/*\" feedshow=5]]\n");
+    w.build();
+    let rss = feed_rs::parser::parse(w.out("index.rss").as_bytes()).expect("RSS parses");
+    let atom = feed_rs::parser::parse(w.out("index.atom").as_bytes()).expect("Atom parses");
+    for feed in [&rss, &atom] {
+        let titles: Vec<&str> = feed
+            .entries
+            .iter()
+            .map(|e| e.title.as_ref().unwrap().content.as_str())
+            .collect();
+        assert!(titles.contains(&"Fish & <chips>"), "{titles:?}");
+        assert_eq!(feed.entries.len(), 3, "two posts and the image");
+        for e in &feed.entries {
+            assert!(e.links[0].href.starts_with("http://example.org/"), "{:?}", e.links);
+        }
+        let one = feed
+            .entries
+            .iter()
+            .find(|e| e.title.as_ref().unwrap().content.starts_with("Fish"))
+            .unwrap();
+        assert_eq!(one.authors[0].name.as_deref(), Some("Ann"));
+        assert_eq!(one.categories[0].term, "food");
+        let body = one
+            .content
+            .as_ref()
+            .and_then(|c| c.body.clone())
+            .or_else(|| one.summary.as_ref().map(|s| s.content.clone()))
+            .unwrap();
+        assert!(body.contains("href=\"http://example.org/blog/two/\""), "absolute links: {body}");
+    }
+}
