@@ -590,27 +590,43 @@ fn trails_link_neighbours_and_follow_changes() {
 #[test]
 fn edittemplate_registrations_and_errors() {
     let w = TestWiki::with_setup("add_plugins: [goodstuff, edittemplate]\n");
-    w.write("templates/bug.mdwn", "A bug report template.\n").write(
-        "index.mdwn",
-        "[[!edittemplate template=\"bug\" match=\"bugs/*\"]]\n\n\
+    w.write("templates/bug.mdwn", "A bug report template.\n")
+        .write(
+            "index.mdwn",
+            "[[!edittemplate template=\"bug\" match=\"bugs/*\"]]\n\n\
          [[!edittemplate template=\"bug\" match=\"bugs/*\" silent=yes]]\n\n\
          [[!edittemplate template=\"nosuch\" match=\"x/*\" silent=yes]]\n\n\
          [[!edittemplate match=\"x/*\"]]\n\n[[!edittemplate template=\"bug\"]]\n",
-    );
+        );
     w.build();
     let html = w.content("index");
     assert!(
-        html.contains("<p>edittemplate <a href=\"./templates/bug/\">bug</a> registered for bugs/*</p>"),
+        html.contains(
+            "<p>edittemplate <a href=\"./templates/bug/\">bug</a> registered for bugs/*</p>"
+        ),
         "{html}"
     );
-    assert_eq!(html.matches("registered for bugs/*").count(), 1, "silent: {html}");
-    assert!(html.contains("<span class=\"createlink\">nosuch</span> registered for x/*"), "missing templates are never silent");
-    assert_eq!(error_of(&html, "edittemplate").as_deref(), Some("[[!edittemplate <span class=\"error\">Error: template not specified"));
+    assert_eq!(
+        html.matches("registered for bugs/*").count(),
+        1,
+        "silent: {html}"
+    );
+    assert!(
+        html.contains("<span class=\"createlink\">nosuch</span> registered for x/*"),
+        "missing templates are never silent"
+    );
+    assert_eq!(
+        error_of(&html, "edittemplate").as_deref(),
+        Some("[[!edittemplate <span class=\"error\">Error: template not specified")
+    );
     assert!(html.contains("Error: match not specified"));
     // The template page appearing turns the link on.
     w.write("templates/nosuch.mdwn", "Now it exists.\n");
     w.refresh();
-    assert!(!w.content("index").contains("nosuch"), "silent once the template exists");
+    assert!(
+        !w.content("index").contains("nosuch"),
+        "silent once the template exists"
+    );
 }
 
 #[test]
@@ -626,8 +642,14 @@ fn version_and_ping() {
     let html = w.content("index");
     assert!(html.contains(&format!("Built by version {}.", env!("CARGO_PKG_VERSION"))));
     assert!(html.contains("Will ping http://mirror.example.com/ikiwiki.cgi"));
-    assert!(html.contains("Ignoring ping directive for wiki http://elsewhere.org (this wiki is http://example.org)"));
-    assert!(html.contains("Error: requires &#39;from&#39; and &#39;to&#39; parameters") || html.contains("Error: requires 'from' and 'to' parameters"), "{html}");
+    assert!(html.contains(
+        "Ignoring ping directive for wiki http://elsewhere.org (this wiki is http://example.org)"
+    ));
+    assert!(
+        html.contains("Error: requires &#39;from&#39; and &#39;to&#39; parameters")
+            || html.contains("Error: requires 'from' and 'to' parameters"),
+        "{html}"
+    );
     let site = wikic::build::load_site(w.config(), &mut Default::default()).unwrap();
     assert_eq!(
         wikic::directives::ping::targets(&site.wiki),
@@ -645,7 +667,10 @@ fn htmlscrubber_skips_pages_matching_htmlscrubber_skip() {
     assert!(trusted.contains("<script>alert(1)</script>"), "{trusted}");
     assert!(trusted.contains("onclick"));
     let open = w.content("open");
-    assert!(!open.contains("<script") && !open.contains("onclick") && !open.contains("javascript:"), "{open}");
+    assert!(
+        !open.contains("<script") && !open.contains("onclick") && !open.contains("javascript:"),
+        "{open}"
+    );
     assert!(open.contains(">go</a>"));
 }
 
@@ -671,7 +696,11 @@ fn inline_feeds_parse_with_a_feed_parser() {
         assert!(titles.contains(&"Fish & <chips>"), "{titles:?}");
         assert_eq!(feed.entries.len(), 3, "two posts and the image");
         for e in &feed.entries {
-            assert!(e.links[0].href.starts_with("http://example.org/"), "{:?}", e.links);
+            assert!(
+                e.links[0].href.starts_with("http://example.org/"),
+                "{:?}",
+                e.links
+            );
         }
         let one = feed
             .entries
@@ -686,6 +715,9 @@ fn inline_feeds_parse_with_a_feed_parser() {
             .and_then(|c| c.body.clone())
             .or_else(|| one.summary.as_ref().map(|s| s.content.clone()))
             .unwrap();
-        assert!(body.contains("href=\"http://example.org/blog/two/\""), "absolute links: {body}");
+        assert!(
+            body.contains("href=\"http://example.org/blog/two/\""),
+            "absolute links: {body}"
+        );
     }
 }

@@ -45,7 +45,9 @@ impl Directive for EditTemplate {
         if params.yes("silent") && found.is_some() {
             return Ok(String::new());
         }
-        let shown = cx.wiki().htmllink(&cx.page, &cx.destpage, &link, &LinkOpts::default());
+        let shown = cx
+            .wiki()
+            .htmllink(&cx.page, &cx.destpage, &link, &LinkOpts::default());
         Ok(format!("edittemplate {shown} registered for {spec}"))
     }
 }
