@@ -524,7 +524,8 @@ fn load_shortcuts(site: &mut Site, report: &mut BuildReport) {
 pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> {
     let (files, scan_report) = find_sources(&config);
     report.warnings.extend(scan_report.warnings);
-    let pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    apply_history_times(&config, &mut pages, report);
     let templates = Templates::new(config.templatedir.as_deref())?;
     let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
     let all: Vec<PageId> = (0..site.wiki.pages.len() as PageId).collect();
@@ -547,6 +548,35 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
     site.wiki.compute_backlinks();
     report.errors.extend(site.read_errors());
     Ok(site)
+}
+
+/// With `rcs: git`, pages are dated by their first and last commits
+/// (files not committed yet keep their file times).
+fn apply_history_times(config: &Config, pages: &mut [Page], report: &mut BuildReport) {
+    let t = Instant::now();
+    let times = match crate::vcs::open(config).and_then(|v| match v {
+        Some(v) => v.times(&config.statedir).map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(times)) => times,
+        Ok(None) => return,
+        Err(e) => {
+            let msg = format!("page times from history: {e:#}; using file times");
+            warn!("{msg}");
+            report.warnings.push(msg);
+            return;
+        }
+    };
+    for p in pages
+        .iter_mut()
+        .filter(|p| !p.underlay && p.builtin.is_none())
+    {
+        if let Some(&(ctime, mtime)) = times.get(&p.file) {
+            p.ctime = ctime;
+            p.mtime = mtime;
+        }
+    }
+    report.timings.push(("history times", t.elapsed()));
 }
 
 fn page_from_file(f: &SourceFile, config: &Config) -> Page {
@@ -650,6 +680,7 @@ fn run(
         .collect();
 
     let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    apply_history_times(&config, &mut pages, report);
     // Unchanged pages keep what the last scan found.
     let mut scan_deps: Vec<Vec<String>> = vec![Vec::new(); pages.len()];
     for (i, st) in status.iter().enumerate() {

@@ -31,5 +31,6 @@ pub mod smiley;
 pub mod sort;
 pub mod templates;
 pub mod timefmt;
+pub mod vcs;
 pub mod wiki;
 pub mod write;

@@ -1,0 +1,189 @@
+//! wikic on git wikis, with the real `git` binary and repositories in
+//! temporary directories: page times from history (checked against
+//! `git log`), and the recentchanges page.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use wikic::build::{BuildOptions, build};
+use wikic::config::Config;
+use wikic::setup::Setup;
+
+fn git(dir: &Path, args: &[&str], date: Option<i64>) -> String {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.org")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.org")
+        .env_remove("GIT_DIR");
+    if let Some(d) = date {
+        c.env("GIT_AUTHOR_DATE", format!("@{d} +0000"))
+            .env("GIT_COMMITTER_DATE", format!("@{d} +0000"));
+    }
+    let out = c.output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A wiki whose srcdir is `doc/` inside a git checkout.
+struct GitWiki {
+    dir: tempfile::TempDir,
+}
+
+impl GitWiki {
+    fn new(extra: &str) -> GitWiki {
+        let w = GitWiki {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(w.src()).unwrap();
+        git(&w.repo(), &["init", "-q", "-b", "master"], None);
+        // wikic's state stays out of history, as ikiwiki's `.ikiwiki`.
+        fs::write(w.repo().join(".gitignore"), "/doc/.wikic/\n").unwrap();
+        fs::write(
+            w.dir.path().join("wiki.yaml"),
+            format!(
+                "wikiname: test\nsrcdir: repo/doc\ndestdir: out\nurl: http://example.org/\nunderlaydir: ''\ntimezone: UTC\nrcs: git\nadd_plugins: [goodstuff]\n{extra}"
+            ),
+        )
+        .unwrap();
+        w
+    }
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    fn src(&self) -> PathBuf {
+        self.repo().join("doc")
+    }
+    fn config(&self) -> Arc<Config> {
+        let setup = Setup::load(&self.dir.path().join("wiki.yaml")).unwrap();
+        Arc::new(Config::from_setup(&setup).unwrap())
+    }
+    fn commit(&self, file: &str, text: &str, date: i64, message: &str) {
+        let p = self.src().join(file);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        git(&self.repo(), &["add", "-A"], None);
+        git(&self.repo(), &["commit", "-q", "-m", message], Some(date));
+    }
+    fn refresh(&self) {
+        build(self.config(), &BuildOptions::default()).unwrap();
+    }
+    fn out(&self, rel: &str) -> String {
+        fs::read_to_string(self.dir.path().join("out").join(rel)).unwrap()
+    }
+}
+
+/// ctime and mtime of each file as ikiwiki reads them: `git log` with
+/// author times, newest first; the first listing is the mtime, the last
+/// the ctime.
+fn times_from_git_log(repo: &Path) -> HashMap<String, (i64, i64)> {
+    let log = git(
+        &repo.join("doc"),
+        &["log", "--pretty=format:%at", "--name-only", "--relative"],
+        None,
+    );
+    let mut times: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut date: Option<i64> = None;
+    for line in log.lines() {
+        if date.is_none() && line.bytes().all(|b| b.is_ascii_digit()) && !line.is_empty() {
+            date = line.parse().ok();
+        } else if line.is_empty() {
+            date = None;
+        } else if let Some(d) = date {
+            times
+                .entry(line.to_string())
+                .and_modify(|t| t.0 = d)
+                .or_insert((d, d));
+        }
+    }
+    times
+}
+
+fn wikic_times(w: &GitWiki) -> HashMap<String, (i64, i64)> {
+    let site = wikic::build::load_site(w.config(), &mut Default::default()).unwrap();
+    site.wiki
+        .pages
+        .iter()
+        .filter(|p| !p.underlay && p.builtin.is_none())
+        .map(|p| (p.file.clone(), (p.ctime, p.mtime)))
+        .collect()
+}
+
+#[test]
+fn page_times_come_from_history() {
+    let w = GitWiki::new("");
+    // Hundreds of commits over 40 pages, dates not always increasing
+    // (commits made out of order, rebased, imported).
+    let mut seed: u64 = 7;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let base = 1_500_000_000;
+    // Something outside srcdir that history also has.
+    fs::write(w.repo().join("README"), "not wiki\n").unwrap();
+    for i in 0..300 {
+        let page = next() % 40;
+        let jitter = (next() % 5000) as i64 - 2500;
+        w.commit(
+            &format!("p{page}.mdwn"),
+            &format!("Page {page}, edit {i}.\n"),
+            base + i * 3600 + jitter,
+            &format!("edit {i}"),
+        );
+    }
+    let expected = times_from_git_log(&w.repo());
+    assert!(expected.len() >= 35);
+    let got = wikic_times(&w);
+    for (file, t) in &expected {
+        assert_eq!(got.get(file), Some(t), "{file}");
+    }
+    // More commits: the cached times are brought up to date.
+    for i in 300..330 {
+        let page = next() % 45;
+        w.commit(
+            &format!("p{page}.mdwn"),
+            &format!("Page {page}, edit {i}.\n"),
+            base + i * 3600,
+            &format!("edit {i}"),
+        );
+    }
+    assert!(w.dir.path().join("repo/doc/.wikic/git-times").exists());
+    let expected = times_from_git_log(&w.repo());
+    let got = wikic_times(&w);
+    for (file, t) in &expected {
+        assert_eq!(got.get(file), Some(t), "{file} after new commits");
+    }
+    // An uncommitted page keeps its file time.
+    fs::write(w.src().join("new.mdwn"), "Not committed.\n").unwrap();
+    let got = wikic_times(&w);
+    assert!(got["new.mdwn"].1 > base + 400 * 3600);
+}
+
+#[test]
+fn history_dates_show_on_pages() {
+    let w = GitWiki::new("");
+    w.commit("index.mdwn", "Home.\n", 1_600_000_000, "first");
+    w.commit("index.mdwn", "Home, edited.\n", 1_700_000_000, "second");
+    w.refresh();
+    let html = w.out("index.html");
+    assert!(
+        html.contains("Tue Nov 14 22:13:20 2023"),
+        "mtime from the last commit: {html}"
+    );
+    assert!(
+        html.contains("Sun Sep 13 12:26:40 2020"),
+        "ctime from the first"
+    );
+}
