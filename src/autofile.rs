@@ -21,7 +21,7 @@ pub fn transient_dir(statedir: &Path) -> PathBuf {
 /// Whether the enabled plugins may generate pages.
 pub fn wanted(config: &crate::setup::Setup) -> bool {
     let plugins = config.plugins();
-    plugins.enabled("tag") || plugins.enabled("calendar")
+    plugins.enabled("tag") || plugins.enabled("calendar") || plugins.enabled("recentchanges")
 }
 
 /// A page to generate: its name, its text, and the time it is dated.

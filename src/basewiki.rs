@@ -23,6 +23,11 @@ pub const FILES: &[Builtin] = &[
         content: include_bytes!("../basewiki/local.css"),
     },
     Builtin {
+        path: "recentchanges.mdwn",
+        plugin: Some("recentchanges"),
+        content: include_bytes!("../basewiki/recentchanges.mdwn"),
+    },
+    Builtin {
         path: "ikiwiki/ikiwiki.js",
         plugin: Some("toggle"),
         content: include_bytes!("../basewiki/ikiwiki/ikiwiki.js"),

@@ -251,6 +251,11 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
                 &i.manifest.scan_warnings,
             )
         });
+    if let Err(e) = crate::recentchanges::sync(&config) {
+        let msg = format!("recentchanges: {e:#}");
+        warn!("{msg}");
+        report.warnings.push(msg);
+    }
     let (files, scan_report, dirs) =
         crate::scan::find_sources_listed(&config, previous.as_ref(), build_start_ns);
     for w in &scan_report.warnings {

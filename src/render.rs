@@ -26,7 +26,7 @@ pub fn htmlize(site: &Site, page: &str, destpage: &str, kind: &str, text: &str) 
         "html" | "htm" => text.to_string(),
         "txt" => format!("<pre>{}</pre>", crate::names::html_escape(text)),
         // A comment's directive has already made its HTML.
-        "_comment" => text.to_string(),
+        "_comment" | "_change" => text.to_string(),
         "_comment_pending" => "this comment needs moderation".to_string(),
         _ => site.markdown.to_html(text),
     };

@@ -44,6 +44,7 @@ pub fn page_type(file: &str, config: &Config) -> Option<&'static str> {
         "txt" if config.plugins.enabled("txt") => Some("txt"),
         "_comment" if config.plugins.enabled("comments") => Some("_comment"),
         "_comment_pending" if config.plugins.enabled("comments") => Some("_comment_pending"),
+        "_change" if config.plugins.enabled("recentchanges") => Some("_change"),
         _ => None,
     }
 }

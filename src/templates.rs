@@ -32,6 +32,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("trails", include_str!("../templates/trails.hbs")),
     ("comment", include_str!("../templates/comment.hbs")),
+    ("change", include_str!("../templates/change.hbs")),
     (
         "calendaryear",
         include_str!("../templates/calendaryear.hbs"),

@@ -51,7 +51,7 @@ impl GitWiki {
         fs::write(
             w.dir.path().join("wiki.yaml"),
             format!(
-                "wikiname: test\nsrcdir: repo/doc\ndestdir: out\nurl: http://example.org/\nunderlaydir: ''\ntimezone: UTC\nrcs: git\nadd_plugins: [goodstuff]\n{extra}"
+                "wikiname: test\nsrcdir: repo/doc\ndestdir: out\nurl: http://example.org/\nunderlaydir: ''\ntimezone: UTC\nrcs: git\n{extra}"
             ),
         )
         .unwrap();
@@ -120,7 +120,7 @@ fn wikic_times(w: &GitWiki) -> HashMap<String, (i64, i64)> {
 
 #[test]
 fn page_times_come_from_history() {
-    let w = GitWiki::new("");
+    let w = GitWiki::new("add_plugins: [goodstuff]\n");
     // Hundreds of commits over 40 pages, dates not always increasing
     // (commits made out of order, rebased, imported).
     let mut seed: u64 = 7;
@@ -173,7 +173,7 @@ fn page_times_come_from_history() {
 
 #[test]
 fn history_dates_show_on_pages() {
-    let w = GitWiki::new("");
+    let w = GitWiki::new("add_plugins: [goodstuff]\n");
     w.commit("index.mdwn", "Home.\n", 1_600_000_000, "first");
     w.commit("index.mdwn", "Home, edited.\n", 1_700_000_000, "second");
     w.refresh();
@@ -186,4 +186,77 @@ fn history_dates_show_on_pages() {
         html.contains("Sun Sep 13 12:26:40 2020"),
         "ctime from the first"
     );
+}
+
+#[test]
+fn recentchanges_lists_the_latest_commits_with_a_feed() {
+    let w = GitWiki::new(
+        "add_plugins: [goodstuff, recentchanges]\nrecentchangesnum: 3\nrss: 1\natom: 1\n\
+         cgiurl: http://example.org/ikiwiki.cgi\n\
+         diffurl: \"http://git.example.org/?a=commitdiff;f=[[file]];h=[[sha1_commit]];hp=[[sha1_parent]]\"\n",
+    );
+    w.commit("index.mdwn", "Home.\n", 1_600_000_000, "first page");
+    w.commit("a.mdwn", "A.\n", 1_600_000_100, "add a");
+    w.commit(
+        "b.mdwn",
+        "B.\n",
+        1_600_000_200,
+        "add b, see [[a]] <b>bold</b>",
+    );
+    w.commit(
+        "a.mdwn",
+        "A, again.\n",
+        1_600_000_300,
+        "edit a\n\nLonger description.",
+    );
+    w.refresh();
+    let html = w.out("recentchanges/index.html");
+    // The last three, newest first; the first commit is out.
+    let edit = html.find("edit a").expect("newest change");
+    let add_b = html.find("add b").expect("second");
+    let add_a = html.find("add a").expect("third");
+    assert!(edit < add_b && add_b < add_a, "{html}");
+    assert!(!html.contains("first page"));
+    assert!(html.contains("Longer description."));
+    // Messages are text: no markup, no links made from them.
+    assert!(
+        html.contains("add b, see [[a]] &lt;b&gt;bold&lt;/b&gt;<br>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"committer\"><a href=\"/ikiwiki.cgi?do=goto&amp;page=Test%20Author\" rel=\"nofollow\">Test Author</a></span>"), "{html}");
+    assert!(html.contains("<a href=\"/ikiwiki.cgi?do=goto&amp;page=a\" rel=\"nofollow\">a</a>"));
+    let rev = git(&w.repo(), &["rev-parse", "HEAD"], None)
+        .trim()
+        .to_string();
+    let parent = git(&w.repo(), &["rev-parse", "HEAD^"], None)
+        .trim()
+        .to_string();
+    assert!(html.contains(&format!("id=\"change-{rev}\"")));
+    assert!(
+        html.contains(&format!("f=doc/a.mdwn;h={rev};hp={parent}"))
+            || html.contains(&format!("f=a.mdwn;h={rev};hp={parent}")),
+        "{html}"
+    );
+    // Change pages are internal: nothing published for them.
+    assert!(
+        !w.dir
+            .path()
+            .join(format!("out/recentchanges/change_{rev}"))
+            .exists()
+    );
+    // The feed parses and has the three changes.
+    let feed = feed_rs::parser::parse(w.out("recentchanges/index.atom").as_bytes()).unwrap();
+    assert_eq!(feed.entries.len(), 3);
+    assert_eq!(
+        feed.entries[0].title.as_ref().unwrap().content,
+        "change to a on test"
+    );
+    // Every page links to it.
+    assert!(w.out("index.html").contains("href=\"./recentchanges/\""));
+    // A new commit appears on refresh; the oldest goes.
+    w.commit("c.mdwn", "C.\n", 1_600_000_400, "add c");
+    w.refresh();
+    let html = w.out("recentchanges/index.html");
+    assert!(html.contains("add c") && !html.contains("add a<"), "{html}");
+    assert_eq!(html.matches("class=\"metadata\"").count(), 3);
 }

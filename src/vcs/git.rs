@@ -199,6 +199,15 @@ fn save_cache(statedir: &Path, cache: &Cache) -> Result<()> {
 }
 
 impl Vcs for Git {
+    fn head(&self) -> Result<Option<String>> {
+        let repo = self.repo()?;
+        Ok(repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .ok()
+            .map(|c| c.id().to_string()))
+    }
+
     fn times(&self, statedir: &Path) -> Result<Times> {
         let repo = self.repo()?;
         let head = match repo.head().and_then(|h| h.peel_to_commit()) {
@@ -295,6 +304,7 @@ impl Vcs for Git {
                 rev: commit.id().to_string(),
                 parent: commit.parent_ids().next().map(|p| p.to_string()),
                 author: author.name().unwrap_or("").to_string(),
+                email: author.email().unwrap_or("").to_string(),
                 time: author.when().seconds(),
                 message: commit.message().unwrap_or("").trim_end().to_string(),
                 files,

@@ -16,6 +16,7 @@ pub struct Change {
     pub rev: String,
     pub parent: Option<String>,
     pub author: String,
+    pub email: String,
     /// Author time, seconds since 1970.
     pub time: i64,
     pub message: String,
@@ -27,6 +28,9 @@ pub struct Change {
 pub type Times = FxHashMap<String, (i64, i64)>;
 
 pub trait Vcs: Send + Sync {
+    /// The id of the checked-out commit (`None` before the first).
+    fn head(&self) -> Result<Option<String>>;
+
     /// ctime (first commit) and mtime (last commit) of every file under
     /// srcdir that history knows, by path relative to srcdir; `statedir`
     /// holds a cache so that only new commits are read.
