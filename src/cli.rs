@@ -43,6 +43,15 @@ pub struct Cli {
     #[arg(long)]
     pub queue_if_busy: bool,
 
+    /// Install the wrappers the setup names (`git_wrapper`) and exit.
+    #[arg(long)]
+    pub wrappers: bool,
+
+    /// Run as the git hook does: pull into srcdir, refresh, then start
+    /// `git_wrapper_background_command`.
+    #[arg(long)]
+    pub post_commit: bool,
+
     /// Number of threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -182,6 +191,19 @@ fn run(cli: Cli) -> Result<u8> {
         return Ok(0);
     }
     let config = Config::from_setup(&setup)?;
+    if cli.wrappers {
+        let installed = crate::wrappers::install(&setup, &config)?;
+        if installed.is_empty() {
+            say_error("wikic: the setup names no wrappers (git_wrapper)");
+        }
+        return Ok(0);
+    }
+    if cli.post_commit
+        && let Err(e) = crate::wrappers::update_srcdir(&config)
+    {
+        // Refresh what is there anyway; the next push retries the pull.
+        say_error(&format!("wikic: {e:#}"));
+    }
     for p in &config.plugins.unknown {
         tracing::warn!("plugin {p} is not an ikiwiki plugin wikic knows; ignoring it");
     }
@@ -202,12 +224,20 @@ fn run(cli: Cli) -> Result<u8> {
         pool = pool.num_threads(j.max(1));
     }
     pool.build_global().ok();
+    let full = cli.rebuild || !(cli.refresh || cli.post_commit);
     let opts = BuildOptions {
-        rebuild: cli.rebuild || !cli.refresh,
+        rebuild: full,
         verbose: cli.verbose,
-        queue_if_busy: cli.queue_if_busy,
+        queue_if_busy: cli.queue_if_busy || cli.post_commit,
     };
-    let report = build(Arc::new(config), &opts)?;
+    let config = Arc::new(config);
+    let report = build(config.clone(), &opts)?;
+    if cli.post_commit {
+        crate::wrappers::background_command(&config);
+    } else if full && cli.setup.is_some() {
+        // `--setup` builds and (re)installs the wrappers, as ikiwiki does.
+        crate::wrappers::install(&setup, &config)?;
+    }
     if report.queued {
         return Ok(0);
     }

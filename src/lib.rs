@@ -34,4 +34,5 @@ pub mod templates;
 pub mod timefmt;
 pub mod vcs;
 pub mod wiki;
+pub mod wrappers;
 pub mod write;

@@ -260,3 +260,129 @@ fn recentchanges_lists_the_latest_commits_with_a_feed() {
     assert!(html.contains("add c") && !html.contains("add a<"), "{html}");
     assert_eq!(html.matches("class=\"metadata\"").count(), 3);
 }
+
+fn wikic_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wikic"))
+}
+
+#[test]
+fn a_push_to_the_origin_publishes_through_the_hook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    git(
+        t,
+        &["init", "-q", "--bare", "-b", "master", "origin.git"],
+        None,
+    );
+    git(t, &["clone", "-q", "origin.git", "work"], None);
+    let work = t.join("work");
+    fs::write(work.join(".gitignore"), "/.wikic/\n").unwrap();
+    fs::write(work.join("index.mdwn"), "Home. See [[about]].\n").unwrap();
+    fs::write(work.join("about.mdwn"), "About.\n").unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "start"], None);
+    git(&work, &["push", "-q", "origin", "master"], None);
+    git(t, &["clone", "-q", "origin.git", "repo"], None);
+    let envfile = t.join("background-env");
+    fs::write(
+        t.join("wiki.yaml"),
+        format!(
+            "wikiname: test\nsrcdir: repo\ndestdir: out\nurl: http://example.org/\nunderlaydir: ''\nrcs: git\n\
+             git_wrapper: origin.git/hooks/post-update\n\
+             git_wrapper_background_command: \"env > {}\"\n",
+            envfile.display()
+        ),
+    )
+    .unwrap();
+    let out = wikic_cmd()
+        .arg("--setup")
+        .arg(t.join("wiki.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hook = t.join("origin.git/hooks/post-update");
+    assert!(hook.exists(), "wrapper installed");
+    let text = fs::read_to_string(&hook).unwrap();
+    assert!(
+        text.contains(
+            &t.join("wiki.yaml")
+                .canonicalize()
+                .unwrap()
+                .display()
+                .to_string()
+        )
+    );
+
+    // A push, from a caller with a hostile environment.
+    fs::write(work.join("new.mdwn"), "A new page about [[about]].\n").unwrap();
+    fs::write(
+        work.join("index.mdwn"),
+        "Home. See [[about]] and [[new]].\n",
+    )
+    .unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "add new"], None);
+    let push = Command::new("git")
+        .current_dir(&work)
+        .args(["push", "-q", "origin", "master"])
+        .env("PERL5LIB", "/nonexistent/evil")
+        .env("LD_PRELOAD", "/nonexistent/evil.so")
+        .env("WIKIC_LOG", "trace")
+        .env("IKIWIKI_EVIL", "1")
+        .env("GIT_EXEC_PATH_EVIL", "1")
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    // Published when the push returns, links and backlinks up to date.
+    let page = fs::read_to_string(t.join("out/new/index.html")).expect("new page published");
+    assert!(page.contains("A new page about <a href=\"../about/\">about</a>"));
+    let about = fs::read_to_string(t.join("out/about/index.html")).unwrap();
+    assert!(
+        about.contains("href=\"../new/\""),
+        "backlink from the new page: {about}"
+    );
+    assert!(
+        fs::read_to_string(t.join("out/index.html"))
+            .unwrap()
+            .contains("href=\"./new/\"")
+    );
+    assert!(t.join("repo/new.mdwn").exists(), "srcdir pulled");
+
+    // The background command ran, in the wrapper's clean environment.
+    let mut env = String::new();
+    for _ in 0..100 {
+        env = fs::read_to_string(&envfile).unwrap_or_default();
+        if env.contains("PATH=") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(env.contains("PATH=/usr/local/bin:/usr/bin:/bin"), "{env}");
+    for leaked in [
+        "PERL5LIB",
+        "LD_PRELOAD",
+        "WIKIC_LOG",
+        "IKIWIKI_EVIL",
+        "GIT_DIR",
+        "GIT_EXEC_PATH_EVIL",
+    ] {
+        assert!(
+            !env.contains(&format!("{leaked}=")),
+            "{leaked} leaked: {env}"
+        );
+    }
+
+    // Without its setup file the wrapper refuses to run.
+    fs::rename(t.join("wiki.yaml"), t.join("moved.yaml")).unwrap();
+    let run = Command::new(&hook).output().unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("is missing"));
+}
