@@ -52,6 +52,11 @@ pub struct Cli {
     #[arg(long)]
     pub post_commit: bool,
 
+    /// Check a push as the pre-receive hook does (ref updates on standard
+    /// input); exits non-zero, naming each refused file, to refuse it.
+    #[arg(long)]
+    pub test_receive: bool,
+
     /// Number of threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -197,6 +202,19 @@ fn run(cli: Cli) -> Result<u8> {
             say_error("wikic: the setup names no wrappers (git_wrapper)");
         }
         return Ok(0);
+    }
+    if cli.test_receive {
+        // Trusted committers are let through before anything else.
+        let user = crate::receive::current_user();
+        if !crate::receive::untrusted(&config, &user) {
+            return Ok(0);
+        }
+        let here = std::env::current_dir().context("no current directory")?;
+        let refused = crate::receive::check(&config, &user, &here, std::io::stdin().lock())?;
+        for r in &refused {
+            say_error(&format!("wikic: refused: {r}"));
+        }
+        return Ok(if refused.is_empty() { 0 } else { 1 });
     }
     if cli.post_commit
         && let Err(e) = crate::wrappers::update_srcdir(&config)

@@ -22,6 +22,7 @@ pub mod names;
 pub mod pagespec;
 pub mod plugins;
 pub mod preprocess;
+pub mod receive;
 pub mod recentchanges;
 pub mod render;
 pub mod scan;

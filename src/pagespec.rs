@@ -174,6 +174,9 @@ pub struct MatchParams<'a> {
     pub destpage: Option<&'a str>,
     /// Include internal pages in glob matches.
     pub internal: bool,
+    /// The size of the file being checked (an upload or a pushed file
+    /// not in the wiki yet), for `maxsize()` and `minsize()`.
+    pub file_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1146,13 +1149,15 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, subj: Subject, params: &MatchParams) -
             let Some(limit) = parse_size(arg) else {
                 return MatchResult::error(format!("unable to parse \"{arg}\""));
             };
-            let Some(p) = subj.page(wiki) else {
-                return MatchResult::fail();
+            let size = match (params.file_size, subj.page(wiki)) {
+                (Some(size), _) => size,
+                (None, Some(p)) => p.size,
+                (None, None) => return MatchResult::fail(),
             };
             let ok = if *f == Func::MaxSize {
-                p.size <= limit
+                size <= limit
             } else {
-                p.size >= limit
+                size >= limit
             };
             if ok {
                 MatchResult::success()

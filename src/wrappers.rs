@@ -46,7 +46,16 @@ struct Wrapper<'a> {
     mode: u32,
     description: &'a str,
     args: Vec<String>,
+    /// Variables this wrapper passes on besides [`KEEP`].
+    keep: &'a [&'a str],
 }
+
+/// Where git keeps a push's objects until the pre-receive hook accepts.
+const GIT_QUARANTINE: &[&str] = &[
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_QUARANTINE_PATH",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+];
 
 /// Installs every wrapper the setup asks for; returns their paths.
 pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
@@ -71,6 +80,23 @@ pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
                 setup_path.display().to_string(),
                 "--post-commit".into(),
             ],
+            keep: &[],
+        });
+    }
+    if config.rcs.as_deref() == Some("git")
+        && let Some(path) = setup.path("git_test_receive_wrapper")
+    {
+        wrappers.push(Wrapper {
+            path,
+            mode: mode(setup, "git_wrappermode")?,
+            description: "wikic's git pre-receive hook: checks pushes by untrusted_committers.",
+            args: vec![
+                wikic.display().to_string(),
+                "--setup".into(),
+                setup_path.display().to_string(),
+                "--test-receive".into(),
+            ],
+            keep: GIT_QUARANTINE,
         });
     }
     let env = setup.map("ENV");
@@ -100,7 +126,15 @@ pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
                     .collect::<Vec<_>>()
                     .join(" "),
             )
-            .replace("@KEEP@", &KEEP.join(" "))
+            .replace(
+                "@KEEP@",
+                &KEEP
+                    .iter()
+                    .chain(w.keep)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
             .replace("@PATH_QUOTED@", &sh_quote(&path_var))
             .replace("@ENV@", &extra_env.join(" "));
         write_executable(&w.path, &text, w.mode)?;

@@ -386,3 +386,182 @@ fn a_push_to_the_origin_publishes_through_the_hook() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("is missing"));
 }
+
+/// A bare origin with wikic's hooks, srcdir `doc/` in its checkout, the
+/// setup file at the top of the repository, and a working clone.
+fn origin_with_hooks(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    git(
+        t,
+        &["init", "-q", "--bare", "-b", "master", "origin.git"],
+        None,
+    );
+    git(t, &["clone", "-q", "origin.git", "work"], None);
+    let work = t.join("work");
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    fs::create_dir_all(work.join("doc")).unwrap();
+    fs::write(work.join(".gitignore"), "/doc/.wikic/\n").unwrap();
+    fs::write(work.join("doc/index.mdwn"), "Home.\n").unwrap();
+    fs::write(work.join("doc/locked.mdwn"), "Locked.\n").unwrap();
+    fs::write(work.join("doc/gone.mdwn"), "To be removed.\n").unwrap();
+    fs::write(
+        work.join("wiki.yaml"),
+        format!(
+            "wikiname: test\nsrcdir: doc\ndestdir: {out}\nurl: http://example.org/\nunderlaydir: ''\nrcs: git\n\
+             git_wrapper: {t}/origin.git/hooks/post-update\n\
+             git_test_receive_wrapper: {t}/origin.git/hooks/pre-receive\n\
+             untrusted_committers: [{user}]\n\
+             locked_pages: locked\n{extra}",
+            out = t.join("out").display(),
+            t = t.display(),
+            user = user.trim()
+        ),
+    )
+    .unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "start"], None);
+    // The first push, before any hook exists.
+    git(&work, &["push", "-q", "origin", "master"], None);
+    git(t, &["clone", "-q", "origin.git", "repo"], None);
+    let out = wikic_cmd()
+        .arg("--setup")
+        .arg(t.join("repo/wiki.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(t.join("origin.git/hooks/pre-receive").exists());
+    (tmp, work)
+}
+
+fn push(work: &Path) -> (bool, String) {
+    let out = Command::new("git")
+        .current_dir(work)
+        .args(["push", "origin", "HEAD:master"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn origin_head(work: &Path) -> String {
+    git(&work.join("../origin.git"), &["rev-parse", "master"], None)
+}
+
+#[test]
+fn untrusted_pushes_are_checked_change_by_change() {
+    let (tmp, work) = origin_with_hooks(
+        "add_plugins: [goodstuff, attachment, lockedit]\nallowed_attachments: \"*.png and maxsize(1kb)\"\n",
+    );
+    // A page edit and an allowed attachment are accepted.
+    fs::write(work.join("doc/index.mdwn"), "Home, edited.\n").unwrap();
+    fs::write(work.join("doc/pic.png"), "small png").unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "fine"], None);
+    let (ok, err) = push(&work);
+    assert!(ok, "accepted: {err}");
+    assert!(
+        tmp.path().join("out/pic.png").exists(),
+        "published by the post-update hook"
+    );
+
+    // Each refused change is named with its reason; nothing changes.
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "doc/locked.mdwn",
+            Box::new(|w: &Path| fs::write(w.join("doc/locked.mdwn"), "vandalised\n").unwrap()),
+            "locked",
+        ),
+        (
+            "doc/evil.bin",
+            Box::new(|w: &Path| fs::write(w.join("doc/evil.bin"), [0u8, 1, 2, 255]).unwrap()),
+            "not an allowed attachment",
+        ),
+        (
+            "doc/big.png",
+            Box::new(|w: &Path| fs::write(w.join("doc/big.png"), vec![b'x'; 5000]).unwrap()),
+            "not an allowed attachment",
+        ),
+        (
+            "doc/link.mdwn",
+            Box::new(|w: &Path| {
+                std::os::unix::fs::symlink("/etc/passwd", w.join("doc/link.mdwn")).unwrap()
+            }),
+            "symlinks are not allowed",
+        ),
+        (
+            "doc/.htaccess",
+            Box::new(|w: &Path| fs::write(w.join("doc/.htaccess"), "Options +ExecCGI\n").unwrap()),
+            "dot files",
+        ),
+        (
+            "wiki.yaml",
+            Box::new(|w: &Path| {
+                let s = fs::read_to_string(w.join("wiki.yaml")).unwrap();
+                fs::write(w.join("wiki.yaml"), s.replace("locked_pages: locked", "")).unwrap()
+            }),
+            "the setup file may not be changed",
+        ),
+        (
+            "doc/gone.mdwn",
+            Box::new(|w: &Path| fs::remove_file(w.join("doc/gone.mdwn")).unwrap()),
+            "removing files is not allowed",
+        ),
+    ];
+    for (path, change, reason) in cases {
+        let before = origin_head(&work);
+        change(&work);
+        git(&work, &["add", "-A"], None);
+        git(&work, &["commit", "-q", "-m", "bad"], None);
+        let (ok, err) = push(&work);
+        assert!(!ok, "{path} must be refused");
+        assert!(
+            err.contains(&format!("refused: {path}: ")) && err.contains(reason),
+            "{path}: {err}"
+        );
+        assert_eq!(origin_head(&work), before, "the repository is unchanged");
+        git(&work, &["reset", "-q", "--hard", "origin/master"], None);
+    }
+
+    // A forced push that rewrites history.
+    git(&work, &["reset", "-q", "--hard", "HEAD~1"], None);
+    fs::write(work.join("doc/index.mdwn"), "Rewritten.\n").unwrap();
+    git(&work, &["commit", "-qam", "rewrite"], None);
+    let before = origin_head(&work);
+    let out = Command::new("git")
+        .current_dir(&work)
+        .args(["push", "--force", "origin", "HEAD:master"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("non-fast-forward"),
+        "{err}"
+    );
+    assert_eq!(origin_head(&work), before);
+}
+
+#[test]
+fn trusted_committers_are_not_checked() {
+    let (_tmp, work) = origin_with_hooks("add_plugins: [goodstuff]\n");
+    // Trust the user by naming someone else as untrusted.
+    let setup = fs::read_to_string(work.join("../repo/wiki.yaml")).unwrap();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    fs::write(
+        work.join("../repo/wiki.yaml"),
+        setup.replace(&format!("[{}]", user.trim()), "[somebodyelse]"),
+    )
+    .unwrap();
+    fs::write(work.join("doc/locked.mdwn"), "Edited by a trusted user.\n").unwrap();
+    fs::write(work.join("doc/tool.bin"), [0u8, 1, 2]).unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "trusted"], None);
+    let (ok, err) = push(&work);
+    assert!(ok, "{err}");
+}

@@ -52,6 +52,11 @@ impl Git {
         })
     }
 
+    /// srcdir's path in the repository (`""` or ending in `/`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn repo(&self) -> Result<Repository> {
         // Objects are read, never trusted for security here; checking
         // every object's hash while reading is most of a history walk.

@@ -1,0 +1,230 @@
+//! The pre-receive check (`git_test_receive_wrapper`): a push by one of
+//! `untrusted_committers` may only make the changes a web user could —
+//! edit pages that are not locked, add attachments `allowed_attachments`
+//! accepts, remove what may be removed — and never touch the setup file,
+//! dot files, symlinks or submodules, other branches, or rewrite history.
+//! Each refused path is named with the reason; git then updates nothing.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use git2::{Delta, FileMode, Oid, Repository};
+
+use crate::config::Config;
+use crate::pagespec::MatchParams;
+use crate::scan::{is_pruned, page_name, page_type};
+
+/// The Unix user running the hook, as ikiwiki names the committer.
+pub fn current_user() -> String {
+    // SAFETY: getpwuid returns a pointer to static storage or null; it is
+    // read at once, before any other call could reuse it.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// Whether `user`'s pushes need checking.
+pub fn untrusted(config: &Config, user: &str) -> bool {
+    config
+        .setup
+        .list("untrusted_committers")
+        .iter()
+        .any(|u| u == user)
+}
+
+/// Checks the ref updates git gives a pre-receive hook on `input`
+/// (`old new ref` lines) in the repository at `repo_dir`; returns one
+/// line per refused change (empty: accept).
+pub fn check(
+    config: &Config,
+    user: &str,
+    repo_dir: &Path,
+    input: impl BufRead,
+) -> Result<Vec<String>> {
+    // The pushed objects wait in a quarantine directory git names in the
+    // environment; libgit2 reads it from there.
+    let repo = Repository::open_from_env()
+        .or_else(|_| Repository::open(repo_dir))
+        .with_context(|| format!("cannot open the repository {}", repo_dir.display()))?;
+    let prefix = crate::vcs::git::Git::open(&config.srcdir)?
+        .prefix()
+        .to_string();
+    let setup_in_repo = setup_repo_path(config);
+    let master = format!(
+        "refs/heads/{}",
+        config.setup.str_or("gitmaster_branch", "master")
+    );
+    let mut refused = Vec::new();
+    for line in input.lines() {
+        let line = line?;
+        let mut parts = line.split_whitespace();
+        let (Some(old), Some(new), Some(refname)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (old, new) = (Oid::from_str(old)?, Oid::from_str(new)?);
+        if refname != master {
+            refused.push(format!("{refname}: you are not allowed to change this ref"));
+            continue;
+        }
+        if new.is_zero() {
+            refused.push(format!(
+                "{refname}: you are not allowed to delete the branch"
+            ));
+            continue;
+        }
+        if !old.is_zero() && old != new && !repo.graph_descendant_of(new, old).unwrap_or(false) {
+            refused.push(format!(
+                "{refname}: non-fast-forward push (history may not be rewritten)"
+            ));
+            continue;
+        }
+        let new_tree = repo.find_commit(new)?.tree()?;
+        let old_tree = if old.is_zero() {
+            None
+        } else {
+            Some(repo.find_commit(old)?.tree()?)
+        };
+        let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
+        for delta in diff.deltas() {
+            let removed = delta.status() == Delta::Deleted;
+            let file = if removed {
+                delta.old_file()
+            } else {
+                delta.new_file()
+            };
+            let Some(path) = file.path().and_then(|p| p.to_str()) else {
+                refused.push("(a file name that is not UTF-8): not allowed".into());
+                continue;
+            };
+            let why = refusal(
+                config,
+                user,
+                &repo,
+                &prefix,
+                setup_in_repo.as_deref(),
+                path,
+                removed,
+                [delta.old_file().mode(), delta.new_file().mode()],
+                file.id(),
+            );
+            if let Some(why) = why {
+                refused.push(format!("{path}: {why}"));
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// The setup file's path in the repository, when it is in it.
+fn setup_repo_path(config: &Config) -> Option<String> {
+    let setup = config.setup.file.as_ref()?.canonicalize().ok()?;
+    let repo = Repository::discover(&config.srcdir).ok()?;
+    let workdir = repo.workdir()?.canonicalize().ok()?;
+    let rel = setup.strip_prefix(&workdir).ok()?;
+    Some(rel.to_string_lossy().into_owned())
+}
+
+/// Why one changed file is refused, if it is.
+#[allow(clippy::too_many_arguments)]
+fn refusal(
+    config: &Config,
+    user: &str,
+    repo: &Repository,
+    prefix: &str,
+    setup_path: Option<&str>,
+    path: &str,
+    removed: bool,
+    modes: [FileMode; 2],
+    blob: Oid,
+) -> Option<String> {
+    if setup_path == Some(path) {
+        return Some("the setup file may not be changed".into());
+    }
+    let Some(rel) = path.strip_prefix(prefix) else {
+        return Some("outside the wiki's source directory".into());
+    };
+    if rel.split('/').any(|c| c.starts_with('.')) {
+        return Some("dot files may not be changed".into());
+    }
+    for mode in modes {
+        match mode {
+            FileMode::Link => return Some("symlinks are not allowed".into()),
+            FileMode::Commit => return Some("submodules are not allowed".into()),
+            _ => {}
+        }
+    }
+    if is_pruned(rel, config) {
+        return Some("this kind of file is not part of the wiki".into());
+    }
+    let page = page_name(rel, config);
+    if let Some(why) = locked(config, user, &page) {
+        return Some(why);
+    }
+    if removed {
+        if !config.plugins.enabled("remove") {
+            return Some("removing files is not allowed (the remove plugin is off)".into());
+        }
+        return None;
+    }
+    if page_type(rel, config).is_some() {
+        return None;
+    }
+    // Not a page: an attachment, allowed as a web upload would be.
+    if !config.plugins.enabled("attachment") {
+        return Some("only pages may be added (attachments are off)".into());
+    }
+    let Some(spec) = config
+        .setup
+        .str("allowed_attachments")
+        .filter(|s| !s.is_empty())
+    else {
+        return None;
+    };
+    let size = repo.find_blob(blob).map(|b| b.size() as u64).unwrap_or(0);
+    let parsed = match crate::pagespec::PageSpec::parse(&spec, &config.plugins) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("allowed_attachments does not parse: {e}")),
+    };
+    let wiki = crate::wiki::Wiki::new(std::sync::Arc::new(config.clone()), Vec::new());
+    let mp = MatchParams {
+        location: Some(&page),
+        user: Some(Some(user)),
+        file_size: Some(size),
+        ..Default::default()
+    };
+    if parsed.match_page(&wiki, rel, &mp).is_match() {
+        None
+    } else {
+        Some(format!(
+            "not an allowed attachment (allowed_attachments: {spec})"
+        ))
+    }
+}
+
+/// Why `page` may not be changed by `user` (`locked_pages`), if it is
+/// locked; admins are never locked out.
+fn locked(config: &Config, user: &str, page: &str) -> Option<String> {
+    let spec = config.locked_pages.as_ref()?;
+    if config.adminuser.iter().any(|a| a == user) {
+        return None;
+    }
+    let parsed = crate::pagespec::PageSpec::parse(spec, &config.plugins).ok()?;
+    let wiki = crate::wiki::Wiki::new(std::sync::Arc::new(config.clone()), Vec::new());
+    let mp = MatchParams {
+        location: Some(page),
+        user: Some(Some(user)),
+        ..Default::default()
+    };
+    parsed
+        .match_page(&wiki, page, &mp)
+        .is_match()
+        .then(|| format!("{page} is locked and cannot be edited"))
+}
