@@ -181,13 +181,11 @@ fn refusal(
     if !config.plugins.enabled("attachment") {
         return Some("only pages may be added (attachments are off)".into());
     }
-    let Some(spec) = config
+    // No allowed_attachments: any attachment may be added.
+    let spec = config
         .setup
         .str("allowed_attachments")
-        .filter(|s| !s.is_empty())
-    else {
-        return None;
-    };
+        .filter(|s| !s.is_empty())?;
     let size = repo.find_blob(blob).map(|b| b.size() as u64).unwrap_or(0);
     let parsed = match crate::pagespec::PageSpec::parse(&spec, &config.plugins) {
         Ok(p) => p,
