@@ -472,7 +472,8 @@ fn untrusted_pushes_are_checked_change_by_change() {
     );
 
     // Each refused change is named with its reason; nothing changes.
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Change = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "doc/locked.mdwn",
             Box::new(|w: &Path| fs::write(w.join("doc/locked.mdwn"), "vandalised\n").unwrap()),
