@@ -173,7 +173,9 @@ fn page_times_come_from_history() {
 
 #[test]
 fn history_dates_show_on_pages() {
-    let w = GitWiki::new("add_plugins: [goodstuff]\n");
+    let w = GitWiki::new(
+        "add_plugins: [goodstuff]\nhistoryurl: \"http://git.example.org/?a=history;f=doc/[[file]]\"\n",
+    );
     w.commit("index.mdwn", "Home.\n", 1_600_000_000, "first");
     w.commit("index.mdwn", "Home, edited.\n", 1_700_000_000, "second");
     w.refresh();
@@ -185,6 +187,11 @@ fn history_dates_show_on_pages() {
     assert!(
         html.contains("Sun Sep 13 12:26:40 2020"),
         "ctime from the first"
+    );
+    // historyurl names the file by its path in srcdir.
+    assert!(
+        html.contains("<a rel=\"nofollow\" href=\"http://git.example.org/?a=history;f=doc/index.mdwn\">History</a>"),
+        "{html}"
     );
 }
 
