@@ -1,6 +1,27 @@
 //! MIME types by file extension, for `mimetype()` pagespecs, feed
 //! enclosures and the development server.
 
+/// The MIME type of a file from its content (magic numbers, as
+/// ikiwiki's File::MimeInfo::Magic), falling back to its name for text:
+/// what an upload or a pushed file really is, whatever it is called.
+pub fn sniff(file: &str, content: &[u8]) -> String {
+    if let Some(kind) = infer::get(content) {
+        return kind.mime_type().to_string();
+    }
+    let looks_like_text = !content.contains(&0) && std::str::from_utf8(content).is_ok();
+    let by_name = guess(file);
+    if looks_like_text {
+        if by_name.starts_with("text/") || by_name.ends_with("xml") || by_name == "application/json"
+        {
+            by_name.to_string()
+        } else {
+            "text/plain".to_string()
+        }
+    } else {
+        "application/octet-stream".to_string()
+    }
+}
+
 pub fn guess(file: &str) -> &'static str {
     let ext = match file.rsplit_once('.') {
         Some((_, e)) if !e.contains('/') => e.to_ascii_lowercase(),

@@ -177,6 +177,8 @@ pub struct MatchParams<'a> {
     /// The size of the file being checked (an upload or a pushed file
     /// not in the wiki yet), for `maxsize()` and `minsize()`.
     pub file_size: Option<u64>,
+    /// Its MIME type, from its content, for `mimetype()`.
+    pub file_mime: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1166,7 +1168,7 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, subj: Subject, params: &MatchParams) -
             }
         }
         Func::MimeType => {
-            let mime = crate::mime::guess(page);
+            let mime = params.file_mime.unwrap_or_else(|| crate::mime::guess(page));
             if glob_match(arg, mime) {
                 MatchResult::success()
             } else {

@@ -186,7 +186,10 @@ fn refusal(
         .setup
         .str("allowed_attachments")
         .filter(|s| !s.is_empty())?;
-    let size = repo.find_blob(blob).map(|b| b.size() as u64).unwrap_or(0);
+    let (size, mime) = match repo.find_blob(blob) {
+        Ok(b) => (b.size() as u64, crate::mime::sniff(rel, b.content())),
+        Err(_) => (0, crate::mime::guess(rel).to_string()),
+    };
     let parsed = match crate::pagespec::PageSpec::parse(&spec, &config.plugins) {
         Ok(p) => p,
         Err(e) => return Some(format!("allowed_attachments does not parse: {e}")),
@@ -196,6 +199,7 @@ fn refusal(
         location: Some(&page),
         user: Some(Some(user)),
         file_size: Some(size),
+        file_mime: Some(&mime),
         ..Default::default()
     };
     if parsed.match_page(&wiki, rel, &mp).is_match() {

@@ -573,3 +573,27 @@ fn trusted_committers_are_not_checked() {
     let (ok, err) = push(&work);
     assert!(ok, "{err}");
 }
+
+#[test]
+fn pushed_attachments_are_typed_by_content() {
+    let (_tmp, work) = origin_with_hooks(
+        "add_plugins: [goodstuff, attachment]\nallowed_attachments: \"mimetype(image/*)\"\n",
+    );
+    // A script named like an image is refused; a real image is not.
+    fs::write(work.join("doc/fake.png"), "#!/bin/sh\nrm -rf /\n").unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "fake"], None);
+    let (ok, err) = push(&work);
+    assert!(
+        !ok && err.contains("refused: doc/fake.png: not an allowed attachment"),
+        "{err}"
+    );
+    git(&work, &["reset", "-q", "--hard", "origin/master"], None);
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&[0; 16]);
+    fs::write(work.join("doc/real.png"), png).unwrap();
+    git(&work, &["add", "-A"], None);
+    git(&work, &["commit", "-q", "-m", "real"], None);
+    let (ok, err) = push(&work);
+    assert!(ok, "{err}");
+}
