@@ -467,6 +467,22 @@ struct Scanned {
     scan_deps: Vec<String>,
 }
 
+/// Scans `ids` in parallel and stores what each scan found on its page;
+/// returns each page's scan dependencies, in the order of `ids`.
+fn scan_pages(site: &mut Site, ids: &[PageId]) -> Vec<Vec<String>> {
+    let scanned: Vec<Scanned> = ids.par_iter().map(|&id| scan_page(site, id)).collect();
+    ids.iter()
+        .zip(scanned)
+        .map(|(id, s)| {
+            let p = &mut site.wiki.pages[*id as usize];
+            p.links = s.links;
+            p.typed = s.typed;
+            p.meta = s.meta;
+            s.scan_deps
+        })
+        .collect()
+}
+
 fn scan_page(site: &Site, id: PageId) -> Scanned {
     let cfg = &site.wiki.config;
     let p = site.wiki.page(id);
@@ -543,13 +559,7 @@ pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> 
         .copied()
         .filter(|&i| site.wiki.page(i).scanned())
         .collect();
-    let scanned: Vec<Scanned> = to_scan.par_iter().map(|&id| scan_page(&site, id)).collect();
-    for (id, s) in to_scan.iter().zip(scanned) {
-        let p = &mut site.wiki.pages[*id as usize];
-        p.links = s.links;
-        p.typed = s.typed;
-        p.meta = s.meta;
-    }
+    scan_pages(&mut site, &to_scan);
     site.wiki.compute_backlinks();
     report.errors.extend(site.read_errors());
     Ok(site)
@@ -750,13 +760,8 @@ fn run(
             || scan_deps[i].iter().any(|d| touched.contains(d));
     }
     let to_scan: Vec<PageId> = (0..n as PageId).filter(|&i| rescan[i as usize]).collect();
-    let scanned: Vec<Scanned> = to_scan.par_iter().map(|&id| scan_page(&site, id)).collect();
-    for (id, s) in to_scan.iter().zip(scanned) {
-        let p = &mut site.wiki.pages[*id as usize];
-        p.links = s.links;
-        p.typed = s.typed;
-        p.meta = s.meta;
-        scan_deps[*id as usize] = s.scan_deps;
+    for (id, deps) in to_scan.iter().zip(scan_pages(&mut site, &to_scan)) {
+        scan_deps[*id as usize] = deps;
     }
     report.timings.push(("rescan", t1.elapsed()));
     // Link targets: with the same pages as before, unchanged pages' links
