@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use git2::{Delta, FileMode, Oid, Repository};
 
 use crate::config::Config;
-use crate::pagespec::MatchParams;
+use crate::pagespec::{MatchParams, PageSpec};
 use crate::scan::{is_pruned, page_name, page_type};
 
 /// The Unix user running the hook, as ikiwiki names the committer.
@@ -53,10 +53,7 @@ pub fn check(
     let repo = Repository::open_from_env()
         .or_else(|_| Repository::open(repo_dir))
         .with_context(|| format!("cannot open the repository {}", repo_dir.display()))?;
-    let prefix = crate::vcs::git::Git::open(&config.srcdir)?
-        .prefix()
-        .to_string();
-    let setup_in_repo = setup_repo_path(config);
+    let policy = Policy::new(config, user, &repo)?;
     let master = format!(
         "refs/heads/{}",
         config.setup.str_or("gitmaster_branch", "master")
@@ -104,17 +101,8 @@ pub fn check(
                 refused.push("(a file name that is not UTF-8): not allowed".into());
                 continue;
             };
-            let why = refusal(
-                config,
-                user,
-                &repo,
-                &prefix,
-                setup_in_repo.as_deref(),
-                path,
-                removed,
-                [delta.old_file().mode(), delta.new_file().mode()],
-                file.id(),
-            );
+            let modes = [delta.old_file().mode(), delta.new_file().mode()];
+            let why = policy.refusal(path, removed, modes, file.id());
             if let Some(why) = why {
                 refused.push(format!("{path}: {why}"));
             }
@@ -132,101 +120,132 @@ fn setup_repo_path(config: &Config) -> Option<String> {
     Some(rel.to_string_lossy().into_owned())
 }
 
-/// Why one changed file is refused, if it is.
-#[allow(clippy::too_many_arguments)]
-fn refusal(
-    config: &Config,
-    user: &str,
-    repo: &Repository,
-    prefix: &str,
-    setup_path: Option<&str>,
-    path: &str,
-    removed: bool,
-    modes: [FileMode; 2],
-    blob: Oid,
-) -> Option<String> {
-    if setup_path == Some(path) {
-        return Some("the setup file may not be changed".into());
-    }
-    let Some(rel) = path.strip_prefix(prefix) else {
-        return Some("outside the wiki's source directory".into());
-    };
-    if rel.split('/').any(|c| c.starts_with('.')) {
-        return Some("dot files may not be changed".into());
-    }
-    for mode in modes {
-        match mode {
-            FileMode::Link => return Some("symlinks are not allowed".into()),
-            FileMode::Commit => return Some("submodules are not allowed".into()),
-            _ => {}
-        }
-    }
-    if is_pruned(rel, config) {
-        return Some("this kind of file is not part of the wiki".into());
-    }
-    let page = page_name(rel, config);
-    if let Some(why) = locked(config, user, &page) {
-        return Some(why);
-    }
-    if removed {
-        if !config.plugins.enabled("remove") {
-            return Some("removing files is not allowed (the remove plugin is off)".into());
-        }
-        return None;
-    }
-    if page_type(rel, config).is_some() {
-        return None;
-    }
-    // Not a page: an attachment, allowed as a web upload would be.
-    if !config.plugins.enabled("attachment") {
-        return Some("only pages may be added (attachments are off)".into());
-    }
-    // No allowed_attachments: any attachment may be added.
-    let spec = config
-        .setup
-        .str("allowed_attachments")
-        .filter(|s| !s.is_empty())?;
-    let (size, mime) = match repo.find_blob(blob) {
-        Ok(b) => (b.size() as u64, crate::mime::sniff(rel, b.content())),
-        Err(_) => (0, crate::mime::guess(rel).to_string()),
-    };
-    let parsed = match crate::pagespec::PageSpec::parse(&spec, &config.plugins) {
-        Ok(p) => p,
-        Err(e) => return Some(format!("allowed_attachments does not parse: {e}")),
-    };
-    let wiki = crate::wiki::Wiki::new(std::sync::Arc::new(config.clone()), Vec::new());
-    let mp = MatchParams {
-        location: Some(&page),
-        user: Some(Some(user)),
-        file_size: Some(size),
-        file_mime: Some(&mime),
-        ..Default::default()
-    };
-    if parsed.match_page(&wiki, rel, &mp).is_match() {
-        None
-    } else {
-        Some(format!(
-            "not an allowed attachment (allowed_attachments: {spec})"
-        ))
-    }
+/// What a push is checked against, read once per push.
+struct Policy<'a> {
+    config: &'a Config,
+    user: &'a str,
+    repo: &'a Repository,
+    /// srcdir's path in the repository.
+    prefix: String,
+    /// The setup file's path in the repository, when it is in it.
+    setup_path: Option<String>,
+    /// An empty wiki: the PageSpecs match names, not pages.
+    wiki: crate::wiki::Wiki,
+    /// `locked_pages` (one that does not parse locks nothing).
+    locked: Option<PageSpec>,
+    /// `allowed_attachments` and its parse, when set.
+    attachments: Option<(String, Result<PageSpec, String>)>,
 }
 
-/// Why `page` may not be changed by `user` (`locked_pages`), if it is
-/// locked; admins are never locked out.
-fn locked(config: &Config, user: &str, page: &str) -> Option<String> {
-    let spec = config.locked_pages.as_ref()?;
-    if config.adminuser.iter().any(|a| a == user) {
-        return None;
+impl<'a> Policy<'a> {
+    fn new(config: &'a Config, user: &'a str, repo: &'a Repository) -> Result<Policy<'a>> {
+        let parse = |spec: &str| PageSpec::parse(spec, &config.plugins).map_err(|e| e.to_string());
+        Ok(Policy {
+            config,
+            user,
+            repo,
+            prefix: crate::vcs::git::Git::open(&config.srcdir)?
+                .prefix()
+                .to_string(),
+            setup_path: setup_repo_path(config),
+            wiki: crate::wiki::Wiki::new(std::sync::Arc::new(config.clone()), Vec::new()),
+            locked: config.locked_pages.as_deref().and_then(|s| parse(s).ok()),
+            attachments: config
+                .setup
+                .str("allowed_attachments")
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let parsed = parse(&s);
+                    (s, parsed)
+                }),
+        })
     }
-    let parsed = crate::pagespec::PageSpec::parse(spec, &config.plugins).ok()?;
-    let wiki = crate::wiki::Wiki::new(std::sync::Arc::new(config.clone()), Vec::new());
-    let mp = MatchParams {
-        location: Some(page),
-        user: Some(Some(user)),
-        ..Default::default()
-    };
-    parsed
-        .match_page(&wiki, page, &mp)
-        .is_match()
-        .then(|| format!("{page} is locked and cannot be edited"))
+
+    /// Why one changed file is refused, if it is.
+    fn refusal(
+        &self,
+        path: &str,
+        removed: bool,
+        modes: [FileMode; 2],
+        blob: Oid,
+    ) -> Option<String> {
+        let config = self.config;
+        if self.setup_path.as_deref() == Some(path) {
+            return Some("the setup file may not be changed".into());
+        }
+        let Some(rel) = path.strip_prefix(self.prefix.as_str()) else {
+            return Some("outside the wiki's source directory".into());
+        };
+        if rel.split('/').any(|c| c.starts_with('.')) {
+            return Some("dot files may not be changed".into());
+        }
+        for mode in modes {
+            match mode {
+                FileMode::Link => return Some("symlinks are not allowed".into()),
+                FileMode::Commit => return Some("submodules are not allowed".into()),
+                _ => {}
+            }
+        }
+        if is_pruned(rel, config) {
+            return Some("this kind of file is not part of the wiki".into());
+        }
+        let page = page_name(rel, config);
+        if let Some(why) = self.locked(&page) {
+            return Some(why);
+        }
+        if removed {
+            if !config.plugins.enabled("remove") {
+                return Some("removing files is not allowed (the remove plugin is off)".into());
+            }
+            return None;
+        }
+        if page_type(rel, config).is_some() {
+            return None;
+        }
+        // Not a page: an attachment, allowed as a web upload would be.
+        if !config.plugins.enabled("attachment") {
+            return Some("only pages may be added (attachments are off)".into());
+        }
+        // No allowed_attachments: any attachment may be added.
+        let (spec, parsed) = self.attachments.as_ref()?;
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => return Some(format!("allowed_attachments does not parse: {e}")),
+        };
+        let (size, mime) = match self.repo.find_blob(blob) {
+            Ok(b) => (b.size() as u64, crate::mime::sniff(rel, b.content())),
+            Err(_) => (0, crate::mime::guess(rel).to_string()),
+        };
+        let mp = MatchParams {
+            location: Some(&page),
+            user: Some(Some(self.user)),
+            file_size: Some(size),
+            file_mime: Some(&mime),
+            ..Default::default()
+        };
+        if parsed.match_page(&self.wiki, rel, &mp).is_match() {
+            None
+        } else {
+            Some(format!(
+                "not an allowed attachment (allowed_attachments: {spec})"
+            ))
+        }
+    }
+
+    /// Why `page` may not be changed (`locked_pages`), if it is locked;
+    /// admins are never locked out.
+    fn locked(&self, page: &str) -> Option<String> {
+        let spec = self.locked.as_ref()?;
+        if self.config.adminuser.iter().any(|a| a == self.user) {
+            return None;
+        }
+        let mp = MatchParams {
+            location: Some(page),
+            user: Some(Some(self.user)),
+            ..Default::default()
+        };
+        spec.match_page(&self.wiki, page, &mp)
+            .is_match()
+            .then(|| format!("{page} is locked and cannot be edited"))
+    }
 }
