@@ -19,8 +19,7 @@ pub fn transient_dir(statedir: &Path) -> PathBuf {
 }
 
 /// Whether the enabled plugins may generate pages.
-pub fn wanted(config: &crate::setup::Setup) -> bool {
-    let plugins = config.plugins();
+pub fn wanted(plugins: &crate::plugins::PluginSet) -> bool {
     plugins.enabled("tag") || plugins.enabled("calendar") || plugins.enabled("recentchanges")
 }
 
@@ -60,10 +59,7 @@ pub fn create_missing(site: &Site) -> Result<usize> {
         std::fs::write(&path, &w.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
         // Dated by what it collects, so every build makes the same page.
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(w.time.max(0) as u64);
-        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
-            let _ = f.set_modified(when);
-        }
+        crate::write::set_mtime(&path, w.time);
         written += 1;
     }
     Ok(written)

@@ -148,7 +148,7 @@ impl Config {
             .path("wikistatedir")
             .unwrap_or_else(|| srcdir.join(".wikic"));
         // Generated pages come right after srcdir.
-        if crate::autofile::wanted(setup) {
+        if crate::autofile::wanted(&plugins) {
             underlays.insert(0, crate::autofile::transient_dir(&statedir));
         }
         Ok(Config {

@@ -4,8 +4,6 @@
 //! are on). Brought up to date before each build finds its sources; a
 //! build with the same history head leaves them alone.
 
-use std::path::Path;
-
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
@@ -52,7 +50,7 @@ pub fn sync(config: &Config) -> Result<()> {
             .render("change", &vars(config, change))
             .map_err(anyhow::Error::msg)?;
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        set_mtime(&path, change.time);
+        crate::write::set_mtime(&path, change.time);
     }
     for entry in std::fs::read_dir(&dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -63,13 +61,6 @@ pub fn sync(config: &Config) -> Result<()> {
     crate::write::write_atomic(&marker, stamp.as_bytes())
         .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(())
-}
-
-fn set_mtime(path: &Path, t: i64) {
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-    if let Ok(f) = std::fs::File::options().write(true).open(path) {
-        let _ = f.set_modified(when);
-    }
 }
 
 /// `cgiurl?do=goto&page=...`, as links from changes lead through the CGI

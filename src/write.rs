@@ -50,6 +50,15 @@ pub fn write_if_changed(path: &Path, data: &[u8]) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Sets a file's modification time to `t` (seconds since 1970), for
+/// generated files dated by what they hold rather than when they were
+/// written. Best effort: a file left with the current time is still right.
+pub fn set_mtime(path: &Path, t: i64) {
+    if let Ok(f) = fs::File::options().write(true).open(path) {
+        let _ = f.set_modified(UNIX_EPOCH + Duration::from_secs(t.max(0) as u64));
+    }
+}
+
 /// Writes through a temporary file and a rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     ensure_parent(path)?;

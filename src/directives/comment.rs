@@ -250,6 +250,11 @@ pub fn count(wiki: &Wiki, page: &str) -> usize {
         .count()
 }
 
+/// The comments on `page` itself (not those on its subpages).
+fn comments_spec(page: &str) -> String {
+    format!("comment({page}) and !comment({page}/*)")
+}
+
 fn add_comment_url(wiki: &Wiki, page: &str) -> String {
     wiki.cgiurl(&[("do", "comment"), ("page", page)])
 }
@@ -264,7 +269,7 @@ pub fn page_vars(cx: &mut Context, id: PageId, v: &mut Map<String, Value>) {
     if !shown(cx, &page) {
         return;
     }
-    let spec = format!("comment({page}) and !comment({page}/*)");
+    let spec = comments_spec(&page);
     if site.templates.uses("page", "comments") {
         let params = Params::new(vec![
             ("pages".into(), spec.clone()),
@@ -358,7 +363,7 @@ pub fn item_vars(cx: &mut Context, id: PageId, actions: bool, v: &mut Map<String
         );
     }
     if actions {
-        let spec = format!("comment({page}) and !comment({page}/*)");
+        let spec = comments_spec(&page);
         cx.state
             .add_depends_spec(&spec, crate::pagespec::DEPEND_PRESENCE);
         let destpage = cx.destpage.clone();

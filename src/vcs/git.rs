@@ -203,22 +203,24 @@ fn save_cache(statedir: &Path, cache: &Cache) -> Result<()> {
         .with_context(|| format!("cannot write {}", statedir.join(CACHE_FILE).display()))
 }
 
+/// The checked-out commit, `None` before the first.
+fn head_commit(repo: &Repository) -> Option<Oid> {
+    repo.head()
+        .and_then(|h| h.peel_to_commit())
+        .ok()
+        .map(|c| c.id())
+}
+
 impl Vcs for Git {
     fn head(&self) -> Result<Option<String>> {
-        let repo = self.repo()?;
-        Ok(repo
-            .head()
-            .and_then(|h| h.peel_to_commit())
-            .ok()
-            .map(|c| c.id().to_string()))
+        Ok(head_commit(&self.repo()?).map(|id| id.to_string()))
     }
 
     fn times(&self, statedir: &Path) -> Result<Times> {
         let repo = self.repo()?;
-        let head = match repo.head().and_then(|h| h.peel_to_commit()) {
-            Ok(c) => c.id(),
-            // No commit yet: history knows nothing.
-            Err(_) => return Ok(Times::default()),
+        // No commit yet: history knows nothing.
+        let Some(head) = head_commit(&repo) else {
+            return Ok(Times::default());
         };
         let cache = load_cache(statedir).filter(|c| c.prefix == self.prefix);
         let mut times: Times = Times::default();
@@ -285,9 +287,8 @@ impl Vcs for Git {
 
     fn recent_changes(&self, n: usize) -> Result<Vec<Change>> {
         let repo = self.repo()?;
-        let head = match repo.head().and_then(|h| h.peel_to_commit()) {
-            Ok(c) => c.id(),
-            Err(_) => return Ok(Vec::new()),
+        let Some(head) = head_commit(&repo) else {
+            return Ok(Vec::new());
         };
         let mut walk = repo.revwalk()?;
         walk.set_sorting(Sort::TIME)?;
