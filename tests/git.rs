@@ -268,6 +268,23 @@ fn recentchanges_lists_the_latest_commits_with_a_feed() {
     assert_eq!(html.matches("class=\"metadata\"").count(), 3);
 }
 
+/// A bare `origin.git` in `t` and a working clone of it, `t/work`.
+fn origin_and_clone(t: &Path) -> PathBuf {
+    git(
+        t,
+        &["init", "-q", "--bare", "-b", "master", "origin.git"],
+        None,
+    );
+    git(t, &["clone", "-q", "origin.git", "work"], None);
+    t.join("work")
+}
+
+/// The Unix user running the tests (the committer the hooks see).
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap().stdout;
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
 fn wikic_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wikic"))
 }
@@ -276,13 +293,7 @@ fn wikic_cmd() -> Command {
 fn a_push_to_the_origin_publishes_through_the_hook() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    git(
-        t,
-        &["init", "-q", "--bare", "-b", "master", "origin.git"],
-        None,
-    );
-    git(t, &["clone", "-q", "origin.git", "work"], None);
-    let work = t.join("work");
+    let work = origin_and_clone(t);
     fs::write(work.join(".gitignore"), "/.wikic/\n").unwrap();
     fs::write(work.join("index.mdwn"), "Home. See [[about]].\n").unwrap();
     fs::write(work.join("about.mdwn"), "About.\n").unwrap();
@@ -399,14 +410,8 @@ fn a_push_to_the_origin_publishes_through_the_hook() {
 fn origin_with_hooks(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    git(
-        t,
-        &["init", "-q", "--bare", "-b", "master", "origin.git"],
-        None,
-    );
-    git(t, &["clone", "-q", "origin.git", "work"], None);
-    let work = t.join("work");
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let work = origin_and_clone(t);
+    let user = whoami();
     fs::create_dir_all(work.join("doc")).unwrap();
     fs::write(work.join(".gitignore"), "/doc/.wikic/\n").unwrap();
     fs::write(work.join("doc/index.mdwn"), "Home.\n").unwrap();
@@ -422,7 +427,7 @@ fn origin_with_hooks(extra: &str) -> (tempfile::TempDir, PathBuf) {
              locked_pages: locked\n{extra}",
             out = t.join("out").display(),
             t = t.display(),
-            user = user.trim()
+            user = user
         ),
     )
     .unwrap();
@@ -560,10 +565,10 @@ fn trusted_committers_are_not_checked() {
     let (_tmp, work) = origin_with_hooks("add_plugins: [goodstuff]\n");
     // Trust the user by naming someone else as untrusted.
     let setup = fs::read_to_string(work.join("../repo/wiki.yaml")).unwrap();
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let user = whoami();
     fs::write(
         work.join("../repo/wiki.yaml"),
-        setup.replace(&format!("[{}]", user.trim()), "[somebodyelse]"),
+        setup.replace(&format!("[{}]", user), "[somebodyelse]"),
     )
     .unwrap();
     fs::write(work.join("doc/locked.mdwn"), "Edited by a trusted user.\n").unwrap();
