@@ -176,7 +176,7 @@ fn load_setup(cli: &Cli) -> Result<Setup> {
     Ok(setup)
 }
 
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
     init_logging(cli.verbose);
     let setup = load_setup(&cli)?;
     if !setup.unknown_keys.is_empty() {
@@ -263,6 +263,11 @@ fn run(cli: Cli) -> Result<u8> {
         for (name, d) in &report.timings {
             tracing::info!("{name}: {:.1} ms", d.as_secs_f64() * 1000.0);
         }
+        // Setup parsing, locking and the like, around the build proper.
+        tracing::info!(
+            "since wikic started: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         tracing::info!(
             "{} pages, {} other files; {} written, {} unchanged",
             report.pages,
@@ -283,8 +288,9 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// Entry point used by `main`: the exit status.
 pub fn main() -> u8 {
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, started) {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");

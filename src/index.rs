@@ -3,6 +3,11 @@
 //! (links, tags, metadata), what each page's output depends on, and the
 //! outputs it wrote (with content hashes).
 //!
+//! A refresh after an edit must not pay for the whole wiki: what rebuilds
+//! the wiki model (links, metadata) is decoded up front, what rendering
+//! recorded (dependencies, outputs) only for the pages the refresh looks
+//! at, found through an index of dependents by name.
+//!
 //! Stored at `srcdir/.wikic/index` — named so it cannot be confused with
 //! ikiwiki's `.ikiwiki/indexdb` — in a compact binary form (postcard):
 //! a small manifest of stamps, enough to see that nothing changed, then
@@ -10,7 +15,9 @@
 //! wikic version, setup — or corruption means a full rebuild, never a
 //! crash.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +25,7 @@ use crate::wiki::Meta;
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 7;
+pub const FORMAT: u32 = 8;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,10 +69,10 @@ pub struct Manifest {
     pub next_change: Option<i64>,
 }
 
-/// What the last build knew about one source, aligned with
-/// `Manifest::files`.
+/// What scanning and resolving found in one source, aligned with
+/// `Manifest::files`: what a refresh rebuilds the wiki model from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PageRecord {
+pub struct ModelRecord {
     pub kind: Option<String>,
     pub internal: bool,
     pub ctime: i64,
@@ -77,106 +84,264 @@ pub struct PageRecord {
     pub resolved: Vec<Option<u32>>,
     /// Pages whose text the scan of this page read (templates).
     pub scan_deps: Vec<String>,
-    /// Pages (lowercased names) and PageSpecs the output depends on.
-    pub depends: Vec<(String, u8)>,
+    /// When the output must be made again whatever changes (a calendar
+    /// showing today), as seconds since the epoch.
+    pub until: Option<i64>,
+    /// PageSpecs the output depends on, with dependency types: every
+    /// refresh matches them against what changed.
     pub depends_spec: Vec<(String, u8)>,
+}
+
+/// What rendering one source recorded: read only for the pages a refresh
+/// renders again or whose dependencies it checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// Pages (lowercased names) the output depends on, with dependency
+    /// types.
+    pub depends: Vec<(String, u8)>,
     /// Files written for this source, relative to destdir, with hashes.
     pub outputs: Vec<(String, u64)>,
 }
 
-/// The records of the last build, with their encoded bytes kept so that
-/// records that do not change are written back as they are.
+/// Records encoded one by one, with their offsets, so that any one can
+/// be decoded alone or copied back unchanged. On disk: a count, `count +
+/// 1` offsets, then the records.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Body {
-    pub pages: Vec<PageRecord>,
-    raw: Vec<u8>,
+struct Table {
+    /// Where the records start in the index's bytes.
+    start: usize,
     offsets: Vec<u32>,
 }
 
-impl Body {
-    /// The encoded bytes of record `i`.
-    pub fn raw(&self, i: usize) -> &[u8] {
-        &self.raw[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+impl Table {
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.start + self.offsets[i] as usize..self.start + self.offsets[i + 1] as usize
     }
 
-    /// Decodes a body: a count, offsets, then one encoded record each.
-    fn decode(bytes: &[u8]) -> Result<Body, IndexError> {
-        use rayon::prelude::*;
-        let corrupt = |m: &str| IndexError::Corrupt(m.to_string());
-        if bytes.len() < 4 {
-            return Err(corrupt("truncated body"));
-        }
-        let count = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-        let table = 4 + 4 * (count + 1);
-        if bytes.len() < table {
-            return Err(corrupt("truncated body"));
-        }
-        let offsets: Vec<u32> = (0..=count)
-            .map(|i| u32::from_le_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()))
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Reads the table at `at` in `bytes`; returns it and where it ends.
+    fn read(bytes: &[u8], at: usize) -> Result<(Table, usize), IndexError> {
+        let corrupt = || IndexError::Corrupt("truncated body".to_string());
+        let count = u32::from_le_bytes(
+            bytes
+                .get(at..at + 4)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .unwrap(),
+        ) as usize;
+        let start = at + 4 + 4 * (count + 1);
+        let head = bytes.get(at + 4..start).ok_or_else(corrupt)?;
+        let offsets: Vec<u32> = head
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect();
-        let raw = bytes[table..].to_vec();
-        if offsets.windows(2).any(|w| w[0] > w[1])
-            || offsets.last().is_some_and(|&e| e as usize > raw.len())
-        {
-            return Err(corrupt("bad record offsets"));
+        let len = *offsets.last().unwrap_or(&0) as usize;
+        if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err(IndexError::Corrupt("bad record offsets".into()));
         }
-        let pages: Result<Vec<PageRecord>, IndexError> = (0..count)
+        if bytes.len() < start + len {
+            return Err(corrupt());
+        }
+        Ok((Table { start, offsets }, start + len))
+    }
+
+    /// Encodes records as pieces: the count and offsets, then each record.
+    fn write<'a, T: Serialize + Sync>(records: &'a [RecordOut<T>], out: &mut Vec<Cow<'a, [u8]>>) {
+        use rayon::prelude::*;
+        let encoded: Vec<Cow<'a, [u8]>> = records
+            .par_iter()
+            .map(|r| match r {
+                RecordOut::Fresh(p) => Cow::Owned(postcard::to_allocvec(p).unwrap_or_default()),
+                RecordOut::Same(b) => Cow::Borrowed(*b),
+            })
+            .collect();
+        let mut head = Vec::with_capacity(4 * (records.len() + 2));
+        head.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        let mut off = 0u32;
+        head.extend_from_slice(&off.to_le_bytes());
+        for e in &encoded {
+            off += e.len() as u32;
+            head.extend_from_slice(&off.to_le_bytes());
+        }
+        out.push(Cow::Owned(head));
+        out.extend(encoded);
+    }
+}
+
+/// Which pages depend on which names: (hash of the lowercased name, page
+/// index), sorted, so a refresh finds the pages a change affects without
+/// reading every page's dependencies.
+pub type DependentsIndex = Vec<(u64, u32)>;
+
+/// Hash of a dependency name in a [`DependentsIndex`].
+pub fn name_hash(name: &str) -> u64 {
+    content_hash(name.as_bytes())
+}
+
+/// The records of the last build, with their encoded bytes kept so that
+/// records that do not change are written back as they are.
+#[derive(Debug)]
+pub struct Body {
+    pub models: Vec<ModelRecord>,
+    bytes: Arc<Bytes>,
+    model_table: Table,
+    output_table: Table,
+    outputs: Vec<std::sync::OnceLock<OutputRecord>>,
+    pub dependents: DependentsIndex,
+}
+
+impl Body {
+    /// The encoded model record `i`.
+    pub fn model_raw(&self, i: usize) -> &[u8] {
+        &self.bytes[self.model_table.range(i)]
+    }
+
+    /// The encoded output record `i`.
+    pub fn output_raw(&self, i: usize) -> &[u8] {
+        &self.bytes[self.output_table.range(i)]
+    }
+
+    /// Output record `i`, decoded on first use. The body's checksum was
+    /// verified when it was read, so a record that does not decode is a
+    /// bug; it reads as empty (logged) rather than stopping the build.
+    pub fn output(&self, i: usize) -> &OutputRecord {
+        self.outputs[i].get_or_init(|| {
+            postcard::from_bytes(self.output_raw(i)).unwrap_or_else(|e| {
+                tracing::error!("index record {i} does not decode ({e}); treating it as empty");
+                OutputRecord::default()
+            })
+        })
+    }
+
+    /// Decodes every output record (in parallel), for the builds that
+    /// need them all.
+    pub fn decode_all_outputs(&self) {
+        use rayon::prelude::*;
+        (0..self.outputs.len()).into_par_iter().for_each(|i| {
+            self.output(i);
+        });
+    }
+
+    /// Pages that recorded a dependency on a name with this hash (a
+    /// superset: hashes may collide).
+    pub fn dependents_of(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let start = self.dependents.partition_point(|(h, _)| *h < hash);
+        self.dependents[start..]
+            .iter()
+            .take_while(move |(h, _)| *h == hash)
+            .map(|(_, p)| *p as usize)
+    }
+
+    /// Decodes the body starting at `at` in `bytes`: the model table, the
+    /// output table, the dependents.
+    fn decode(bytes: Arc<Bytes>, at: usize) -> Result<Body, IndexError> {
+        use rayon::prelude::*;
+        let (model_table, at) = Table::read(&bytes, at)?;
+        let (output_table, at) = Table::read(&bytes, at)?;
+        let rest = &bytes[at..];
+        if model_table.len() != output_table.len() || !rest.len().is_multiple_of(12) {
+            return Err(IndexError::Corrupt("inconsistent body".into()));
+        }
+        let dependents: DependentsIndex = rest
+            .chunks_exact(12)
+            .map(|c| {
+                (
+                    u64::from_le_bytes(c[..8].try_into().unwrap()),
+                    u32::from_le_bytes(c[8..].try_into().unwrap()),
+                )
+            })
+            .collect();
+        let models: Result<Vec<ModelRecord>, IndexError> = (0..model_table.len())
             .into_par_iter()
             .map(|i| {
-                postcard::from_bytes(&raw[offsets[i] as usize..offsets[i + 1] as usize])
+                postcard::from_bytes(&bytes[model_table.range(i)])
                     .map_err(|e| IndexError::Corrupt(e.to_string()))
             })
             .collect();
         Ok(Body {
-            pages: pages?,
-            raw,
-            offsets,
+            models: models?,
+            outputs: (0..output_table.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            bytes,
+            model_table,
+            output_table,
+            dependents,
         })
     }
 }
 
 /// One record to write: freshly made, or the bytes of an unchanged one.
-pub enum RecordOut<'a> {
-    Fresh(Box<PageRecord>),
+pub enum RecordOut<'a, T> {
+    Fresh(Box<T>),
     Same(&'a [u8]),
 }
 
-/// Encodes a body from records.
-pub fn encode_body(records: &[RecordOut]) -> Vec<u8> {
-    use rayon::prelude::*;
-    let encoded: Vec<std::borrow::Cow<[u8]>> = records
-        .par_iter()
-        .map(|r| match r {
-            RecordOut::Fresh(p) => {
-                std::borrow::Cow::Owned(postcard::to_allocvec(p).unwrap_or_default())
-            }
-            RecordOut::Same(b) => std::borrow::Cow::Borrowed(*b),
-        })
-        .collect();
-    let total: usize = encoded.iter().map(|e| e.len()).sum();
-    let mut out = Vec::with_capacity(4 + 4 * (records.len() + 1) + total);
-    out.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    let mut off = 0u32;
-    out.extend_from_slice(&off.to_le_bytes());
-    for e in &encoded {
-        off += e.len() as u32;
-        out.extend_from_slice(&off.to_le_bytes());
+/// An encoded body, as pieces written one after another (unchanged
+/// records are not copied).
+pub struct EncodedBody<'a> {
+    pieces: Vec<Cow<'a, [u8]>>,
+}
+
+impl EncodedBody<'_> {
+    fn hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for p in &self.pieces {
+            h.update(p);
+        }
+        h.digest()
     }
-    for e in &encoded {
-        out.extend_from_slice(e);
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces.concat()
     }
-    out
+}
+
+/// Encodes a body from records and the dependents index (sorted).
+pub fn encode_body<'a>(
+    models: &'a [RecordOut<ModelRecord>],
+    outputs: &'a [RecordOut<OutputRecord>],
+    dependents: &[(u64, u32)],
+) -> EncodedBody<'a> {
+    let mut pieces = Vec::with_capacity(2 * models.len() + 3);
+    Table::write(models, &mut pieces);
+    Table::write(outputs, &mut pieces);
+    let mut deps = Vec::with_capacity(dependents.len() * 12);
+    for (h, p) in dependents {
+        deps.extend_from_slice(&h.to_le_bytes());
+        deps.extend_from_slice(&p.to_le_bytes());
+    }
+    pieces.push(Cow::Owned(deps));
+    EncodedBody { pieces }
+}
+
+/// The bytes of an index: the file mapped into memory, or given.
+#[derive(Debug)]
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
 }
 
 /// A loaded index: the manifest now, the body on demand.
 #[derive(Debug)]
 pub struct Index {
     pub manifest: Manifest,
-    /// Where the body is in the file, when loaded from one.
-    body_at: Option<(PathBuf, usize)>,
+    bytes: Arc<Bytes>,
     body_hash: u64,
-    /// The body, when the whole index was given in memory.
-    body_bytes: Option<Vec<u8>>,
+    body_start: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,106 +368,97 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
 const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 impl Index {
-    /// Reads the header and the manifest; the body stays on disk until
-    /// [`body`](Self::body) is called.
+    /// Maps the index file and reads its manifest; the body is decoded
+    /// when [`body`](Self::body) is called, and only the parts of the
+    /// file a refresh looks at are ever read from disk.
     pub fn load(statedir: &Path) -> Result<Index, IndexError> {
-        use std::io::Read;
         let path = index_path(statedir);
-        let mut f = match std::fs::File::open(&path) {
+        let f = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(IndexError::Missing),
             Err(e) => return Err(IndexError::Io(path, e)),
         };
-        let mut header = [0u8; HEADER];
-        f.read_exact(&mut header)
-            .map_err(|_| IndexError::Corrupt("truncated header".into()))?;
-        let (mlen, mhash, bhash) = parse_header(&header)?;
-        let mut mbytes = vec![0u8; mlen];
-        f.read_exact(&mut mbytes)
-            .map_err(|_| IndexError::Corrupt("truncated manifest".into()))?;
-        Self::from_parts(mbytes, mhash, bhash, Some((path, HEADER + mlen)), None)
+        let len = f
+            .metadata()
+            .map_err(|e| IndexError::Io(path.clone(), e))?
+            .len();
+        if len < HEADER as u64 {
+            return Err(IndexError::Corrupt("truncated header".into()));
+        }
+        // SAFETY: the index is only ever replaced by renaming a new file
+        // over it (see `save`), never modified in place, and builds hold
+        // the wiki's lock, so the mapped file does not change under us.
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| IndexError::Io(path, e))?;
+        Self::from_mapped(Bytes::Mapped(map))
     }
 
     /// Parses a whole index held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Index, IndexError> {
+        Self::from_mapped(Bytes::Owned(bytes))
+    }
+
+    fn from_mapped(bytes: Bytes) -> Result<Index, IndexError> {
         if bytes.len() < HEADER {
             return Err(IndexError::Corrupt("bad header".into()));
         }
         let (mlen, mhash, bhash) = parse_header(&bytes[..HEADER])?;
-        if bytes.len() < HEADER + mlen {
-            return Err(IndexError::Corrupt("truncated manifest".into()));
-        }
-        let m = bytes[HEADER..HEADER + mlen].to_vec();
-        let body = bytes[HEADER + mlen..].to_vec();
-        Self::from_parts(m, mhash, bhash, None, Some(body))
-    }
-
-    fn from_parts(
-        mbytes: Vec<u8>,
-        mhash: u64,
-        bhash: u64,
-        body_at: Option<(PathBuf, usize)>,
-        body: Option<Vec<u8>>,
-    ) -> Result<Index, IndexError> {
-        if content_hash(&mbytes) != mhash {
+        let mbytes = bytes
+            .get(HEADER..HEADER + mlen)
+            .ok_or_else(|| IndexError::Corrupt("truncated manifest".into()))?;
+        if content_hash(mbytes) != mhash {
             return Err(IndexError::Corrupt("manifest checksum mismatch".into()));
         }
         let manifest: Manifest =
-            postcard::from_bytes(&mbytes).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+            postcard::from_bytes(mbytes).map_err(|e| IndexError::Corrupt(e.to_string()))?;
         Ok(Index {
             manifest,
-            body_at,
+            bytes: Arc::new(bytes),
             body_hash: bhash,
-            body_bytes: body,
+            body_start: HEADER + mlen,
         })
     }
 
-    /// Reads and decodes the body.
+    /// Checks and decodes the body.
     pub fn body(&self) -> Result<Body, IndexError> {
-        let bytes = match (&self.body_bytes, &self.body_at) {
-            (Some(b), _) => std::borrow::Cow::Borrowed(b.as_slice()),
-            (None, Some((path, offset))) => {
-                let all = std::fs::read(path).map_err(|e| IndexError::Io(path.clone(), e))?;
-                if all.len() < *offset {
-                    return Err(IndexError::Corrupt("truncated body".into()));
-                }
-                std::borrow::Cow::Owned(all[*offset..].to_vec())
-            }
-            (None, None) => return Err(IndexError::Corrupt("no body".into())),
-        };
-        if content_hash(&bytes) != self.body_hash {
+        if content_hash(&self.bytes[self.body_start..]) != self.body_hash {
             return Err(IndexError::Corrupt("body checksum mismatch".into()));
         }
-        let body = Body::decode(&bytes)?;
-        if body.pages.len() != self.manifest.files.len() {
+        let body = Body::decode(self.bytes.clone(), self.body_start)?;
+        if body.models.len() != self.manifest.files.len() {
             return Err(IndexError::Corrupt("body does not match manifest".into()));
         }
         Ok(body)
     }
 
-    /// Serialises an index from a manifest and an encoded body.
-    pub fn to_bytes(manifest: &Manifest, b: &[u8]) -> Vec<u8> {
-        let m = postcard::to_allocvec(manifest).unwrap_or_default();
-        let mut out = Vec::with_capacity(HEADER + m.len() + b.len());
+    fn header(manifest: &[u8], body_hash: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT.to_le_bytes());
-        out.extend_from_slice(&(m.len() as u64).to_le_bytes());
-        out.extend_from_slice(&content_hash(&m).to_le_bytes());
-        out.extend_from_slice(&content_hash(b).to_le_bytes());
-        out.extend_from_slice(&m);
-        out.extend_from_slice(b);
+        out.extend_from_slice(&(manifest.len() as u64).to_le_bytes());
+        out.extend_from_slice(&content_hash(manifest).to_le_bytes());
+        out.extend_from_slice(&body_hash.to_le_bytes());
         out
     }
 
-    /// Writes the index atomically.
-    pub fn save(
-        statedir: &Path,
-        manifest: &Manifest,
-        records: &[RecordOut],
-    ) -> std::io::Result<()> {
+    /// Serialises an index from a manifest and an encoded body.
+    pub fn to_bytes(manifest: &Manifest, body: &[u8]) -> Vec<u8> {
+        let m = postcard::to_allocvec(manifest).unwrap_or_default();
+        let mut out = Self::header(&m, content_hash(body));
+        out.extend_from_slice(&m);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Writes the index atomically, piece by piece.
+    pub fn save(statedir: &Path, manifest: &Manifest, body: &EncodedBody) -> std::io::Result<()> {
         std::fs::create_dir_all(statedir)?;
-        let body = encode_body(records);
-        crate::write::write_atomic(&index_path(statedir), &Self::to_bytes(manifest, &body))
+        let m = postcard::to_allocvec(manifest).unwrap_or_default();
+        let header = Self::header(&m, body.hash());
+        let parts: Vec<&[u8]> = [header.as_slice(), m.as_slice()]
+            .into_iter()
+            .chain(body.pieces.iter().map(|p| p.as_ref()))
+            .collect();
+        crate::write::write_atomic_parts(&index_path(statedir), &parts)
     }
 }
 
@@ -349,13 +505,19 @@ mod tests {
                 racy: false,
             }],
         };
-        let b = encode_body(&[RecordOut::Fresh(Box::new(PageRecord {
+        let models = [RecordOut::Fresh(Box::new(ModelRecord {
             kind: Some("mdwn".into()),
             links: vec!["a".into()],
-            outputs: vec![("index.html".into(), 9)],
             ..Default::default()
-        }))]);
-        (m, b)
+        }))];
+        let outputs = [RecordOut::Fresh(Box::new(OutputRecord {
+            depends: vec![("b".into(), 1)],
+            outputs: vec![("index.html".into(), 9)],
+        }))];
+        let encoded = encode_body(&models, &outputs, &[(name_hash("b"), 0)]);
+        // What `save` writes piece by piece hashes as the whole does.
+        assert_eq!(encoded.hash(), content_hash(&encoded.to_vec()));
+        (m, encoded.to_vec())
     }
 
     #[test]
@@ -364,10 +526,15 @@ mod tests {
         let idx = Index::from_bytes(Index::to_bytes(&m, &b)).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();
-        assert_eq!(body.pages[0].links, vec!["a".to_string()]);
-        // An unchanged record is written back byte for byte.
-        let again = encode_body(&[RecordOut::Same(body.raw(0))]);
-        assert_eq!(again, b);
+        assert_eq!(body.models[0].links, vec!["a".to_string()]);
+        assert_eq!(body.output(0).outputs[0].0, "index.html");
+        assert_eq!(body.dependents_of(name_hash("b")).collect::<Vec<_>>(), [0]);
+        assert_eq!(body.dependents_of(name_hash("c")).count(), 0);
+        // Unchanged records are written back byte for byte.
+        let models = [RecordOut::Same(body.model_raw(0))];
+        let outputs = [RecordOut::Same(body.output_raw(0))];
+        let again = encode_body(&models, &outputs, &body.dependents);
+        assert_eq!(again.to_vec(), b);
     }
 
     #[test]

@@ -176,12 +176,52 @@ pub struct LinkOpts<'a> {
     pub title: Option<&'a str>,
 }
 
+/// Page ids by a name the pages hold (their name or lowercased name),
+/// without copying the names: built on every refresh, for thousands of
+/// pages. Where two pages share a name, the later one wins.
+#[derive(Debug, Clone, Default)]
+struct NameIndex {
+    table: hashbrown::HashTable<PageId>,
+}
+
+impl NameIndex {
+    fn hash(name: &str) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(name)
+    }
+
+    fn build(pages: &[Page], key: impl Fn(&Page) -> &str) -> NameIndex {
+        let mut table = hashbrown::HashTable::with_capacity(pages.len());
+        let rehash = |id: &PageId| Self::hash(key(&pages[*id as usize]));
+        for (i, p) in pages.iter().enumerate() {
+            let name = key(p);
+            match table.entry(
+                Self::hash(name),
+                |id: &PageId| key(&pages[*id as usize]) == name,
+                rehash,
+            ) {
+                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = i as PageId,
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(i as PageId);
+                }
+            }
+        }
+        NameIndex { table }
+    }
+
+    fn get(&self, pages: &[Page], key: impl Fn(&Page) -> &str, name: &str) -> Option<PageId> {
+        self.table
+            .find(Self::hash(name), |id| key(&pages[*id as usize]) == name)
+            .copied()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Wiki {
     pub config: Arc<Config>,
     pub pages: Vec<Page>,
-    by_name: FxHashMap<String, PageId>,
-    by_lc: FxHashMap<String, PageId>,
+    by_name: NameIndex,
+    by_lc: NameIndex,
     /// Output path (relative to destdir) to the page that renders it.
     dest: FxHashMap<String, PageId>,
     /// For each page, the pages that link to it (ikiwiki's %backlinks).
@@ -201,8 +241,8 @@ impl Wiki {
         let mut w = Wiki {
             config,
             pages,
-            by_name: FxHashMap::default(),
-            by_lc: FxHashMap::default(),
+            by_name: NameIndex::default(),
+            by_lc: NameIndex::default(),
             dest: FxHashMap::default(),
             backlinks: Vec::new(),
             resolved: Vec::new(),
@@ -215,19 +255,17 @@ impl Wiki {
 
     /// Rebuilds the name, case and destination maps after `pages` changed.
     pub fn reindex(&mut self) {
-        self.by_name.clear();
-        self.by_lc.clear();
         self.dest.clear();
-        self.by_name.reserve(self.pages.len());
-        self.by_lc.reserve(self.pages.len());
         self.dest.reserve(self.pages.len());
-        for (i, p) in self.pages.iter_mut().enumerate() {
+        for p in self.pages.iter_mut() {
             if p.lc_name.is_empty() {
                 p.lc_name = p.name.to_lowercase();
             }
+        }
+        self.by_name = NameIndex::build(&self.pages, |p| &p.name);
+        self.by_lc = NameIndex::build(&self.pages, |p| &p.lc_name);
+        for (i, p) in self.pages.iter().enumerate() {
             let id = i as PageId;
-            self.by_name.insert(p.name.clone(), id);
-            self.by_lc.insert(p.lc_name.clone(), id);
             if p.kind.is_some() {
                 if !p.internal {
                     let out = targetpage(&p.name, &self.config.htmlext, self.config.usedirs);
@@ -255,12 +293,12 @@ impl Wiki {
     }
 
     pub fn id(&self, name: &str) -> Option<PageId> {
-        self.by_name.get(name).copied()
+        self.by_name.get(&self.pages, |p| &p.name, name)
     }
 
     /// A page by lowercased name.
     pub fn id_lc(&self, lc_name: &str) -> Option<PageId> {
-        self.by_lc.get(lc_name).copied()
+        self.by_lc.get(&self.pages, |p| &p.lc_name, lc_name)
     }
 
     pub fn page(&self, id: PageId) -> &Page {
@@ -272,7 +310,7 @@ impl Wiki {
     }
 
     pub fn exists(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.id(name).is_some()
     }
 
     /// The page an output file belongs to.
@@ -286,10 +324,10 @@ impl Wiki {
     }
 
     fn lookup_exact_or_case(&self, candidate: &str) -> Option<PageId> {
-        if let Some(&id) = self.by_name.get(candidate) {
+        if let Some(id) = self.id(candidate) {
             return Some(id);
         }
-        self.by_lc.get(&candidate.to_lowercase()).copied()
+        self.id_lc(&candidate.to_lowercase())
     }
 
     /// Resolves a link from `page` the way ikiwiki does: try the link as a

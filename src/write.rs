@@ -59,18 +59,26 @@ pub fn set_mtime(path: &Path, t: i64) {
     }
 }
 
-/// Writes through a temporary file and a rename.
+/// Writes through a temporary file and a rename (replacing a directory
+/// of that name).
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    ensure_parent(path)?;
     if path.is_dir() {
         fs::remove_dir_all(path)?;
     }
+    write_atomic_parts(path, &[data])
+}
+
+/// Writes `parts`, one after another, to `path` atomically (a temporary
+/// file renamed over it), without joining them in memory first.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    ensure_parent(path)?;
     let tmp = temp_path(path);
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.flush()?;
-        drop(f);
+        let mut f = io::BufWriter::with_capacity(1 << 16, fs::File::create(&tmp)?);
+        for p in parts {
+            f.write_all(p)?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

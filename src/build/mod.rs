@@ -1,0 +1,1204 @@
+//! The build: setup → scan → preprocess/links → render → write, full or
+//! incremental.
+//!
+//! A full build renders everything. A refresh compares the sources with
+//! the index the last build left (see [`crate::index`]), rescans what
+//! changed, and renders only the pages whose output can differ: changed
+//! pages, pages whose links now resolve elsewhere or whose backlinks
+//! changed, and pages depending — through a page name or a PageSpec, by
+//! content, presence or links — on something that changed, repeated until
+//! nothing more is affected. Either way the output is what a full build
+//! gives, whatever the number of threads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::directives::shortcut::Shortcut;
+use crate::directives::{Context, PageState, Params};
+use crate::index::{
+    Body, FileEntry, Index, IndexError, Manifest, ModelRecord, OutputRecord, RecordOut, Stamp,
+    content_hash, encode_body, name_hash,
+};
+use crate::links::scan_links;
+use crate::preprocess::{find_all, parse_params};
+use crate::render::render_page;
+use crate::scan::{DirRecord, SourceFile, find_sources, is_internal_file, page_name, page_type};
+use crate::site::Site;
+use crate::templates::Templates;
+use crate::wiki::{Meta, Page, PageId, Wiki};
+use crate::write::copy_if_changed;
+
+mod plan;
+use plan::{Changes, EXTRA_LINK, Status};
+
+/// Files modified within this long of a build are re-checked by content
+/// next time: a second edit in the same clock tick keeps the stamp.
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+const TOOL: &str = concat!("wikic ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Render everything, ignoring the index.
+    pub rebuild: bool,
+    pub verbose: bool,
+    /// When another build holds the wiki, ask it for one more pass and
+    /// return at once instead of waiting (for commit hooks).
+    pub queue_if_busy: bool,
+}
+
+/// What a build did, for the command line and tests.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    pub pages: usize,
+    pub files: usize,
+    /// Pages rendered and files copied in this run.
+    pub rendered: usize,
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// True when nothing had changed and nothing was done.
+    pub up_to_date: bool,
+    /// True when another build was running and was asked for another pass.
+    pub queued: bool,
+    pub full: bool,
+    pub warnings: Vec<String>,
+    /// Problems that left part of the wiki wrong (unreadable sources,
+    /// write failures); the rest was still built.
+    pub errors: Vec<String>,
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// A hash of everything besides the sources that affects the output.
+fn config_hash(config: &Config) -> u64 {
+    let mut c = config.clone();
+    // Paths of state and output do not change what a page contains.
+    c.underlays.retain(|u| !u.starts_with(&config.statedir));
+    c.statedir = PathBuf::new();
+    let text = format!("{c:?}|{:?}", std::env::var("TZ").ok());
+    content_hash(text.as_bytes())
+}
+
+fn stamp_of(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    let mtime_ns = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Some(Stamp {
+        mtime_ns,
+        size: m.len(),
+    })
+}
+
+fn template_stamps(config: &Config) -> Vec<(String, Stamp)> {
+    let Some(dir) = &config.templatedir else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Stamp)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    stamp_of(&e.path()).map(|s| (name, s))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// One build of the wiki described by `config`: a refresh when an index
+/// from an earlier build applies, else a full build. Holds the wiki's
+/// lock while it runs; requests for another pass made meanwhile (by
+/// `queue_if_busy` callers) are served before returning.
+pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+    std::fs::create_dir_all(&config.destdir)
+        .with_context(|| format!("cannot create destdir {}", config.destdir.display()))?;
+    std::fs::create_dir_all(&config.statedir).with_context(|| {
+        format!(
+            "cannot create the state directory {} (make it writable, or set `wikistatedir` to a writable directory)",
+            config.statedir.display()
+        )
+    })?;
+    let lock_path = config.statedir.join("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock {}", lock_path.display()))?;
+    let pending = config.statedir.join("pending");
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            if opts.queue_if_busy {
+                std::fs::write(&pending, b"")
+                    .with_context(|| format!("cannot write {}", pending.display()))?;
+                info!("another build is running; it will make another pass");
+                return Ok(BuildReport {
+                    queued: true,
+                    ..Default::default()
+                });
+            }
+            info!("waiting for another build of this wiki to finish");
+            lock.lock().context("cannot lock the wiki")?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
+        }
+    }
+    let mut opts = opts.clone();
+    loop {
+        let _ = std::fs::remove_file(&pending);
+        let report = build_locked(config.clone(), &opts)?;
+        if !pending.exists() {
+            return Ok(report);
+        }
+        info!("a change arrived during the build; refreshing again");
+        opts.rebuild = false;
+    }
+}
+
+fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+    // A build that generated pages (tag or archive pages) finds the
+    // sources again, now with those pages.
+    for _ in 0..3 {
+        if let Some(report) = build_once(config.clone(), opts)? {
+            return Ok(report);
+        }
+    }
+    build_once(config, opts)?.context("generated pages keep appearing")
+}
+
+/// One pass of a build; `None` when it generated pages and stopped
+/// before rendering.
+fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildReport>> {
+    let started = Instant::now();
+    let build_start_ns = now_ns();
+    let mut report = BuildReport::default();
+    let marker = config.statedir.join("building");
+    let crashed = marker.exists();
+    if crashed {
+        warn!("the previous build was interrupted; checking every output it may have touched");
+        remove_temp_files(&config.destdir);
+    }
+    let chash = config_hash(&config);
+    let tstamps = template_stamps(&config);
+
+    let destdir_key = config.destdir.display().to_string();
+    let tl = Instant::now();
+    let loaded = match Index::load(&config.statedir) {
+        Ok(i) => Some(i),
+        Err(IndexError::Missing) => None,
+        Err(e) => {
+            warn!("{e}: rebuilding everything");
+            None
+        }
+    };
+    let incremental = match &loaded {
+        _ if opts.rebuild => false,
+        None => false,
+        Some(i) if i.manifest.tool != TOOL => {
+            info!(
+                "the index is from {}: rebuilding everything",
+                i.manifest.tool
+            );
+            false
+        }
+        Some(i)
+            if i.manifest.config_hash != chash
+                || i.manifest.templates != tstamps
+                || i.manifest.destdir != destdir_key =>
+        {
+            info!("the setup or templates changed: rebuilding everything");
+            false
+        }
+        Some(_) => true,
+    };
+    report.timings.push(("index manifest", tl.elapsed()));
+
+    let t0 = Instant::now();
+    let previous = loaded
+        .as_ref()
+        .filter(|_| incremental && !crashed)
+        .map(|i| {
+            crate::scan::Previous::new(
+                &i.manifest.files,
+                &i.manifest.dirs,
+                &i.manifest.scan_warnings,
+            )
+        });
+    if let Err(e) = crate::recentchanges::sync(&config) {
+        let msg = format!("recentchanges: {e:#}");
+        warn!("{msg}");
+        report.warnings.push(msg);
+    }
+    let (files, scan_report, dirs) =
+        crate::scan::find_sources_listed(&config, previous.as_ref(), build_start_ns);
+    for w in &scan_report.warnings {
+        warn!("{w}");
+    }
+    report.warnings.extend(scan_report.warnings.iter().cloned());
+    report.timings.push(("find", t0.elapsed()));
+
+    // Nothing changed: done without reading anything else.
+    if let Some(old) = &loaded
+        && incremental
+        && !crashed
+        && unchanged(&old.manifest.files, &files)
+        && old
+            .manifest
+            .next_change
+            .is_none_or(|t| crate::directives::calendar::now() < t)
+    {
+        report.up_to_date = true;
+        for f in files.iter().filter(|f| !is_internal_file(&f.rel)) {
+            if page_type(&f.rel, &config).is_some() {
+                report.pages += 1;
+            } else {
+                report.files += 1;
+            }
+        }
+        report.timings.push(("total", started.elapsed()));
+        return Ok(Some(report));
+    }
+
+    allow_huge_pages();
+    let tt = Instant::now();
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    templates.prepare("page");
+    std::fs::write(&marker, std::process::id().to_string())
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    report.timings.push(("templates", tt.elapsed()));
+    // Directory records for the next build: owned, racy flags renewed.
+    let dirs: Vec<DirRecord> = dirs
+        .into_iter()
+        .map(|d| {
+            let mut d = d.into_owned();
+            d.racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+            d
+        })
+        .collect();
+    drop(previous);
+    let tb = Instant::now();
+    // The body, decoded once: the last build's records for a refresh, and
+    // for any build into the same destdir the outputs it wrote, so that
+    // what nothing produces any more is removed.
+    let body = match &loaded {
+        Some(i) if i.manifest.destdir == destdir_key => match i.body() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!("{e}: rebuilding everything");
+                None
+            }
+        },
+        _ => None,
+    };
+    let (old_state, previous_outputs): (Option<OldState>, Vec<String>) = match (loaded, body) {
+        (Some(i), Some(body)) if incremental => (
+            Some(OldState {
+                files: i.manifest.files,
+                body,
+            }),
+            Vec::new(),
+        ),
+        (_, Some(b)) => {
+            b.decode_all_outputs();
+            let outs = (0..b.models.len())
+                .flat_map(|j| b.output(j).outputs.iter().map(|(p, _)| p.clone()))
+                .collect();
+            (None, outs)
+        }
+        _ => (None, Vec::new()),
+    };
+    report.full = old_state.is_none();
+    report.timings.push(("index body", tb.elapsed()));
+
+    let result = run(
+        config.clone(),
+        Found {
+            files,
+            dirs,
+            warnings: scan_report.warnings,
+            templates,
+        },
+        old_state,
+        &previous_outputs,
+        crashed,
+        build_start_ns,
+        chash,
+        tstamps,
+        &mut report,
+        opts,
+    );
+    let generated = result?;
+    let _ = std::fs::remove_file(&marker);
+    if generated {
+        return Ok(None);
+    }
+    report.timings.push(("total", started.elapsed()));
+    Ok(Some(report))
+}
+
+/// The previous build, as the index describes it.
+struct OldState {
+    files: Vec<FileEntry>,
+    body: Body,
+}
+
+/// Sources sort the same way in the index as from a walk: by root, then
+/// by path component.
+fn walk_cmp(a: (u16, &str), b: (u16, &str)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| a.1.split('/').cmp(b.1.split('/')))
+}
+
+/// For each current source, its position in the old index.
+fn merge_positions(old: &[FileEntry], now: &[SourceFile]) -> Vec<Option<usize>> {
+    let mut out = vec![None; now.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() && j < now.len() {
+        match walk_cmp((old[i].root, &old[i].rel), (now[j].root, &now[j].rel)) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out[j] = Some(i);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+fn unchanged(old: &[FileEntry], now: &[SourceFile]) -> bool {
+    old.len() == now.len()
+        && old.iter().zip(now).all(|(o, n)| {
+            o.root == n.root
+                && o.rel == n.rel
+                && o.stamp
+                    == Stamp {
+                        mtime_ns: n.mtime_ns,
+                        size: n.size,
+                    }
+                // A racy entry stays racy until a build rewrites the
+                // index; its content says whether it changed.
+                && (!o.racy || same_content(o, n))
+        })
+}
+
+/// Whether a source still has the content the index recorded.
+fn same_content(o: &FileEntry, f: &SourceFile) -> bool {
+    let hash = match f.builtin {
+        Some(b) => content_hash(b),
+        None => match std::fs::read(&f.abs) {
+            Ok(b) => content_hash(&b),
+            Err(_) => return false,
+        },
+    };
+    o.hash != 0 && hash == o.hash
+}
+
+/// From here on the build touches tens of megabytes: huge pages (which
+/// `main` turns off for the quick up-to-date check) now save more page
+/// faults than zeroing them costs.
+fn allow_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with these arguments only clears a flag on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
+    }
+}
+
+/// Removes temporary files an interrupted build left in destdir.
+fn remove_temp_files(destdir: &Path) {
+    for e in walkdir::WalkDir::new(destdir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        if e.file_type().is_file()
+            && e.file_name()
+                .to_string_lossy()
+                .ends_with(crate::write::TEMP_SUFFIX)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// What scanning a page found.
+struct Scanned {
+    links: Vec<String>,
+    typed: BTreeMap<String, BTreeSet<String>>,
+    meta: Meta,
+    scan_deps: Vec<String>,
+}
+
+/// Scans `ids` in parallel and stores what each scan found on its page;
+/// returns each page's scan dependencies, in the order of `ids`.
+fn scan_pages(site: &mut Site, ids: &[PageId]) -> Vec<Vec<String>> {
+    let scanned: Vec<Scanned> = ids.par_iter().map(|&id| scan_page(site, id)).collect();
+    ids.iter()
+        .zip(scanned)
+        .map(|(id, s)| {
+            let p = &mut site.wiki.pages[*id as usize];
+            p.links = s.links;
+            p.typed = s.typed;
+            p.meta = s.meta;
+            s.scan_deps
+        })
+        .collect()
+}
+
+fn scan_page(site: &Site, id: PageId) -> Scanned {
+    let cfg = &site.wiki.config;
+    let p = site.wiki.page(id);
+    let text = site.source(id).unwrap_or("");
+    let mut cx = Context::new(site, &p.name, &p.name, true);
+    // Internal sources get no discussion link (ikiwiki adds it only for
+    // pages of their own).
+    if cfg.discussion && !p.internal {
+        cx.state.add_link(
+            &format!("{}/{}", p.name, cfg.discussionpage.to_lowercase()),
+            None,
+        );
+    }
+    if text.contains("[[") {
+        cx.preprocess(text);
+        for l in scan_links(text, cfg.prefix_directives) {
+            cx.state.add_link(&l, None);
+        }
+    }
+    let state = cx.state;
+    Scanned {
+        links: state.links,
+        typed: state.typed,
+        meta: state.meta,
+        scan_deps: state
+            .depends
+            .into_iter()
+            .map(|(p, _)| p.to_lowercase())
+            .collect(),
+    }
+}
+
+/// Shortcuts are directives defined on the `shortcuts` page.
+fn load_shortcuts(site: &mut Site, report: &mut BuildReport) {
+    let Some(id) = site
+        .wiki
+        .id("shortcuts")
+        .filter(|&i| site.wiki.page(i).kind.is_some())
+    else {
+        let msg = "shortcut plugin will not work without shortcuts.mdwn".to_string();
+        debug!("{msg}");
+        report.warnings.push(msg);
+        return;
+    };
+    let Some(text) = site.source(id).map(str::to_string) else {
+        return;
+    };
+    for d in find_all(&text, site.wiki.config.prefix_directives) {
+        if d.command != "shortcut" || d.escaped {
+            continue;
+        }
+        if let Some((name, sc)) = Shortcut::from_params(&Params::new(parse_params(d.params))) {
+            site.registry.add_if_absent(&name, Arc::new(sc));
+        }
+    }
+}
+
+/// Builds the site for a full build: every source read and scanned.
+/// Used by tools and tests that want the scanned wiki without writing.
+pub fn load_site(config: Arc<Config>, report: &mut BuildReport) -> Result<Site> {
+    let (files, scan_report) = find_sources(&config);
+    report.warnings.extend(scan_report.warnings);
+    let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    apply_history_times(&config, &mut pages, report);
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    let all: Vec<PageId> = (0..site.wiki.pages.len() as PageId).collect();
+    site.preload(&all);
+    if config.plugins.enabled("shortcut") {
+        load_shortcuts(&mut site, report);
+    }
+    let to_scan: Vec<PageId> = all
+        .iter()
+        .copied()
+        .filter(|&i| site.wiki.page(i).scanned())
+        .collect();
+    scan_pages(&mut site, &to_scan);
+    site.wiki.compute_backlinks();
+    report.errors.extend(site.read_errors());
+    Ok(site)
+}
+
+/// With `rcs: git`, pages are dated by their first and last commits
+/// (files not committed yet keep their file times).
+fn apply_history_times(config: &Config, pages: &mut [Page], report: &mut BuildReport) {
+    let t = Instant::now();
+    let times = match crate::vcs::open(config).and_then(|v| match v {
+        Some(v) => v.times(&config.statedir).map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(times)) => times,
+        Ok(None) => return,
+        Err(e) => {
+            let msg = format!("page times from history: {e:#}; using file times");
+            warn!("{msg}");
+            report.warnings.push(msg);
+            return;
+        }
+    };
+    for p in pages
+        .iter_mut()
+        .filter(|p| !p.underlay && p.builtin.is_none())
+    {
+        if let Some(&(ctime, mtime)) = times.get(&p.file) {
+            p.ctime = ctime;
+            p.mtime = mtime;
+        }
+    }
+    report.timings.push(("history times", t.elapsed()));
+}
+
+fn page_from_file(f: &SourceFile, config: &Config) -> Page {
+    let name = page_name(&f.rel, config);
+    Page {
+        lc_name: name.to_lowercase(),
+        name,
+        file: f.rel.clone(),
+        src_path: f.abs.clone(),
+        underlay: f.underlay,
+        kind: page_type(&f.rel, config).map(str::to_string),
+        internal: is_internal_file(&f.rel),
+        ctime: f.ctime,
+        mtime: f.mtime,
+        mtime_ns: f.mtime_ns,
+        size: f.size,
+        builtin: f.builtin,
+        ..Default::default()
+    }
+}
+
+fn typed_to_vec(t: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, Vec<String>)> {
+    t.iter()
+        .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+        .collect()
+}
+
+fn typed_from_vec(v: Vec<(String, Vec<String>)>) -> BTreeMap<String, BTreeSet<String>> {
+    v.into_iter()
+        .map(|(k, s)| (k, s.into_iter().collect()))
+        .collect()
+}
+
+/// Why a page is being rendered, for `--verbose`.
+fn say(verbose: bool, file: &str, why: &str) {
+    if verbose {
+        info!("building {file}, {why}");
+    } else {
+        debug!("building {file}, {why}");
+    }
+}
+
+/// What finding the sources produced.
+struct Found {
+    files: Vec<SourceFile>,
+    dirs: Vec<DirRecord>,
+    warnings: Vec<String>,
+    /// The templates, with the page template compiling meanwhile.
+    templates: Templates,
+}
+
+/// What rendering one page (or copying one file) produced.
+#[derive(Default)]
+struct Rendered {
+    /// Files written, relative to destdir, with content hashes.
+    outputs: Vec<(String, u64)>,
+    depends: Deps,
+    depends_spec: Deps,
+    written: usize,
+    unchanged: usize,
+    errors: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    config: Arc<Config>,
+    found: Found,
+    mut old_state: Option<OldState>,
+    previous_outputs: &[String],
+    crashed: bool,
+    build_start_ns: i64,
+    chash: u64,
+    tstamps: Vec<(String, Stamp)>,
+    report: &mut BuildReport,
+    opts: &BuildOptions,
+) -> Result<bool> {
+    let t1 = Instant::now();
+    let verbose = opts.verbose;
+    let Found {
+        files,
+        dirs,
+        warnings: scan_warnings,
+        templates,
+    } = found;
+
+    // Match every source with its entry in the old index (both lists are
+    // in walk order) and classify it.
+    let mut ch = match &old_state {
+        Some(old) => {
+            let old_pos = merge_positions(&old.files, &files);
+            let status: Vec<Status> = files
+                .par_iter()
+                .zip(old_pos.par_iter())
+                .map(|(f, pos)| {
+                    let Some(i) = *pos else {
+                        return Status::New;
+                    };
+                    let o = &old.files[i];
+                    let stamp = Stamp {
+                        mtime_ns: f.mtime_ns,
+                        size: f.size,
+                    };
+                    if o.stamp != stamp {
+                        Status::Changed
+                    } else if o.racy && !same_content(o, f) {
+                        // Same stamp but recently modified: trust content only.
+                        Status::Changed
+                    } else {
+                        Status::Same(i)
+                    }
+                })
+                .collect();
+            Changes::new(status, old_pos, &old.files, &config)
+        }
+        None => Changes::all_new(files.len()),
+    };
+
+    let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    apply_history_times(&config, &mut pages, report);
+    let n = pages.len();
+    let mut scan_deps: Vec<Vec<String>> = vec![Vec::new(); n];
+    for (i, p) in pages.iter().enumerate() {
+        ch.rescan[i] = p.scanned() && !matches!(ch.status[i], Status::Same(_));
+    }
+    if let Some(old) = old_state.as_mut() {
+        // Names whose content changed (lowercase), for scan dependencies.
+        let mut touched: FxHashSet<&str> = FxHashSet::default();
+        for (i, st) in ch.status.iter().enumerate() {
+            if !matches!(st, Status::Same(_)) {
+                touched.insert(&pages[i].lc_name);
+            }
+        }
+        for &d in &ch.deleted {
+            touched.insert(ch.old_name(&pages, d));
+        }
+        // Pages whose scan read a changed page are scanned again; the
+        // others keep what the last scan found (moved, not copied: the
+        // old record is written back from its bytes).
+        let again: Vec<usize> = (0..n)
+            .filter(|&i| {
+                matches!(ch.status[i], Status::Same(o)
+                    if pages[i].scanned()
+                        && old.body.models[o]
+                            .scan_deps
+                            .iter()
+                            .any(|d| touched.contains(d.as_str())))
+            })
+            .collect();
+        drop(touched);
+        for i in again {
+            ch.rescan[i] = true;
+        }
+        for (i, p) in pages.iter_mut().enumerate() {
+            let Status::Same(o) = ch.status[i] else {
+                continue;
+            };
+            if ch.rescan[i] {
+                continue;
+            }
+            let m = &mut old.body.models[o];
+            p.links = std::mem::take(&mut m.links);
+            p.typed = typed_from_vec(std::mem::take(&mut m.typed));
+            p.meta = std::mem::take(&mut m.meta);
+            scan_deps[i] = std::mem::take(&mut m.scan_deps);
+        }
+    }
+    let old = old_state.as_ref();
+    report.timings.push(("classify", t1.elapsed()));
+
+    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    report.timings.push(("site", t1.elapsed()));
+    if old.is_none() {
+        let all: Vec<PageId> = (0..n as PageId).collect();
+        site.preload(&all);
+    }
+    if config.plugins.enabled("shortcut") {
+        load_shortcuts(&mut site, report);
+    }
+    let to_scan: Vec<PageId> = (0..n as PageId)
+        .filter(|&i| ch.rescan[i as usize])
+        .collect();
+    for (id, deps) in to_scan.iter().zip(scan_pages(&mut site, &to_scan)) {
+        scan_deps[*id as usize] = deps;
+    }
+    report.timings.push(("rescan", t1.elapsed()));
+    // Link targets: with the same pages as before, unchanged pages' links
+    // resolve as they did.
+    let reuse: Option<Vec<Option<Vec<Option<PageId>>>>> = match old {
+        Some(old) if !ch.page_set_changed => Some(
+            (0..n)
+                .map(|i| match ch.status[i] {
+                    Status::Same(o) if !ch.rescan[i] => Some(
+                        old.body.models[o]
+                            .resolved
+                            .iter()
+                            .map(|t| t.map(|t| t as PageId))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    site.wiki.compute_backlinks_reusing(reuse);
+    report.timings.push(("scan", t1.elapsed()));
+    if crate::autofile::create_missing(&site)? > 0 {
+        return Ok(true);
+    }
+
+    // Decide what to render.
+    let t2 = Instant::now();
+    let wiki = &site.wiki;
+    let render: Vec<bool> = match old {
+        None => {
+            for p in &wiki.pages {
+                say(verbose, &p.file, "(full build)");
+            }
+            vec![true; n]
+        }
+        Some(old) => plan::plan(&site, old, &ch, verbose),
+    };
+    report.timings.push(("plan", t2.elapsed()));
+
+    // Render and write.
+    let t3 = Instant::now();
+    let to_render: Vec<PageId> = (0..n as PageId).filter(|&i| render[i as usize]).collect();
+    if old.is_some() {
+        site.preload(&to_render);
+    }
+    let destdir = config.destdir.as_path();
+    let outs: Vec<(PageId, Rendered)> = to_render
+        .par_iter()
+        .map(|&id| {
+            let old_outputs: &[(String, u64)] = match (old, ch.old_pos[id as usize]) {
+                (Some(o), Some(j)) => &o.body.output(j).outputs,
+                _ => &[],
+            };
+            (id, render_one(&site, id, old_outputs, crashed))
+        })
+        .collect();
+    report.timings.push(("render", t3.elapsed()));
+
+    let mut rendered: Vec<Option<Rendered>> = (0..n).map(|_| None).collect();
+    for (id, out) in outs {
+        rendered[id as usize] = Some(out);
+    }
+    // New records: rendered pages get what this run recorded, the others
+    // keep what the last build recorded — as the same bytes, where nothing
+    // in them can differ.
+    let old_model = |i: usize| match (old, ch.status[i]) {
+        (Some(o), Status::Same(j)) => Some((o, j)),
+        _ => None,
+    };
+    let fresh_model = |i: usize| -> ModelRecord {
+        let p = wiki.page(i as PageId);
+        let (until, depends_spec) = match (&rendered[i], old_model(i)) {
+            (Some(r), _) => (
+                r.depends
+                    .iter()
+                    .filter_map(|(d, _)| crate::directives::calendar::until_time(d))
+                    .min(),
+                r.depends_spec.clone(),
+            ),
+            (None, Some((o, j))) => (
+                o.body.models[j].until,
+                o.body.models[j].depends_spec.clone(),
+            ),
+            (None, None) => (None, Vec::new()),
+        };
+        ModelRecord {
+            kind: p.kind.clone(),
+            internal: p.internal,
+            ctime: p.ctime,
+            mtime: p.mtime,
+            links: p.links.clone(),
+            typed: typed_to_vec(&p.typed),
+            meta: p.meta.clone(),
+            resolved: wiki.resolved[i].clone(),
+            scan_deps: scan_deps[i].clone(),
+            until,
+            depends_spec,
+        }
+    };
+    let models: Vec<RecordOut<ModelRecord>> = (0..n)
+        .into_par_iter()
+        .map(|i| match old_model(i) {
+            Some((o, j)) if rendered[i].is_none() && !ch.rescan[i] && !ch.page_set_changed => {
+                debug_assert_eq!(
+                    postcard::to_allocvec(&fresh_model(i)).ok().as_deref(),
+                    Some(o.body.model_raw(j)),
+                    "reused index record of {} differs from a fresh one",
+                    files[i].rel
+                );
+                RecordOut::Same(o.body.model_raw(j))
+            }
+            _ => RecordOut::Fresh(Box::new(fresh_model(i))),
+        })
+        .collect();
+    let next_change = models
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            RecordOut::Fresh(m) => m.until,
+            RecordOut::Same(_) => old_model(i).and_then(|(o, j)| o.body.models[j].until),
+        })
+        .min();
+    let outputs: Vec<RecordOut<OutputRecord>> = rendered
+        .iter_mut()
+        .enumerate()
+        .map(|(i, r)| match (r, old_model(i)) {
+            (Some(r), _) => RecordOut::Fresh(Box::new(OutputRecord {
+                outputs: std::mem::take(&mut r.outputs),
+                depends: std::mem::take(&mut r.depends),
+            })),
+            (None, Some((o, j))) => RecordOut::Same(o.body.output_raw(j)),
+            (None, None) => RecordOut::Fresh(Box::default()),
+        })
+        .collect();
+    for r in rendered.iter_mut().flatten() {
+        report.written += r.written;
+        report.unchanged += r.unchanged;
+        for e in r.errors.drain(..) {
+            tracing::error!("{e}");
+            report.errors.push(e);
+        }
+    }
+    report.rendered = to_render.len();
+    remove_stale_outputs(
+        destdir,
+        old,
+        &ch,
+        &outputs,
+        &to_render,
+        previous_outputs,
+        verbose,
+        report,
+    );
+    report.errors.extend(site.read_errors());
+    let t4 = Instant::now();
+
+    // The index, after every output is in place.
+    let entries: Vec<FileEntry> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let old_hash = old_model(i).map_or(0, |(o, j)| o.files[j].hash);
+            let racy = f.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+            let hash = if old_hash != 0 {
+                old_hash
+            } else if site.wiki.page(i as PageId).scanned() {
+                site.source(i as PageId)
+                    .map_or(0, |t| content_hash(t.as_bytes()))
+            } else if racy {
+                // Raw files are hashed only when the next build will need
+                // the content to tell whether they changed.
+                match f.builtin {
+                    Some(b) => content_hash(b),
+                    None => std::fs::read(&f.abs).map_or(0, |b| content_hash(&b)),
+                }
+            } else {
+                0
+            };
+            FileEntry {
+                rel: f.rel.clone(),
+                root: f.root,
+                stamp: Stamp {
+                    mtime_ns: f.mtime_ns,
+                    size: f.size,
+                },
+                hash,
+                racy,
+            }
+        })
+        .collect();
+    let dependents = dependents_index(old, &ch, &outputs);
+    let manifest = Manifest {
+        next_change,
+        tool: TOOL.to_string(),
+        destdir: config.destdir.display().to_string(),
+        config_hash: chash,
+        templates: tstamps,
+        files: entries,
+        dirs,
+        scan_warnings,
+    };
+    Index::save(
+        &config.statedir,
+        &manifest,
+        &encode_body(&models, &outputs, &dependents),
+    )
+    .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
+    report.timings.push(("index save", t4.elapsed()));
+
+    report.pages = wiki
+        .pages
+        .iter()
+        .filter(|p| p.kind.is_some() && !p.internal)
+        .count();
+    report.files = wiki
+        .pages
+        .iter()
+        .filter(|p| p.kind.is_none() && !p.internal)
+        .count();
+    report.up_to_date = report.rendered == 0 && report.removed == 0 && ch.deleted.is_empty();
+    drop((models, outputs, rendered));
+    drop_later((site, old_state, files));
+    Ok(false)
+}
+
+/// Frees `x` on another thread: tearing down the wiki model takes a
+/// millisecond or two that a refresh need not wait for.
+/// (If no thread can be started, `x` is dropped here.)
+fn drop_later<T: Send + 'static>(x: T) {
+    let _ = std::thread::Builder::new()
+        .name("wikic-free".into())
+        .spawn(move || drop(x));
+}
+
+/// Renders page `id` (or copies a raw file) and writes its outputs,
+/// skipping those the last build wrote with the same content.
+fn render_one(site: &Site, id: PageId, old_outputs: &[(String, u64)], crashed: bool) -> Rendered {
+    let wiki = &site.wiki;
+    let destdir = wiki.config.destdir.as_path();
+    let p = wiki.page(id);
+    let mut out = Rendered::default();
+    // Internal sources are never published. (ikiwiki copies a raw one
+    // when it happens to re-render it for its links, which depends on
+    // build order; not copying is its intent.)
+    if p.internal {
+        return out;
+    }
+    let put = |out: &mut Rendered, path: String, data: &[u8]| {
+        let hash = content_hash(data);
+        let full = destdir.join(&path);
+        let same_as_before = !crashed
+            && old_outputs.iter().any(|(p, h)| *p == path && *h == hash)
+            && std::fs::metadata(&full).is_ok_and(|m| m.is_file() && m.len() == data.len() as u64);
+        let r = if same_as_before {
+            Ok(false)
+        } else {
+            crate::write::write_if_changed(&full, data)
+        };
+        match r {
+            Ok(true) => out.written += 1,
+            Ok(false) => out.unchanged += 1,
+            Err(e) => out
+                .errors
+                .push(format!("cannot write {}: {e}", full.display())),
+        }
+        out.outputs.push((path, hash));
+    };
+    match &p.kind {
+        Some(_) => {
+            let started = Instant::now();
+            let r = render_page(site, id);
+            let took = started.elapsed();
+            if took > Duration::from_millis(20) {
+                debug!(
+                    "slow page {}: {:.1} ms",
+                    p.file,
+                    took.as_secs_f64() * 1000.0
+                );
+            }
+            put(&mut out, wiki.htmlpage(&p.name), r.html.as_bytes());
+            for (path, data) in &r.state.outputs {
+                put(&mut out, path.clone(), data);
+            }
+            for path in &r.state.kept_outputs {
+                // Made by an earlier build and still current.
+                out.unchanged += 1;
+                out.outputs.push((path.clone(), 0));
+            }
+            (out.depends, out.depends_spec) = record_deps(&r.state);
+        }
+        None => {
+            let full = destdir.join(&p.file);
+            let res = match p.builtin {
+                Some(content) => crate::write::write_if_changed(&full, content),
+                None => copy_if_changed(&p.src_path, &full, p.mtime_ns, p.size),
+            };
+            match res {
+                Ok(true) => out.written += 1,
+                Ok(false) => out.unchanged += 1,
+                Err(e) => out
+                    .errors
+                    .push(format!("cannot write {}: {e}", full.display())),
+            }
+            out.outputs.push((p.file.clone(), 0));
+        }
+    }
+    out
+}
+
+/// Removes the outputs no source produces any more. A refresh looks only
+/// at what the pages it rendered, and the sources that went away, wrote
+/// last time; a full build at everything the last build wrote.
+#[allow(clippy::too_many_arguments)]
+fn remove_stale_outputs(
+    destdir: &Path,
+    old: Option<&OldState>,
+    ch: &Changes,
+    outputs: &[RecordOut<OutputRecord>],
+    rendered: &[PageId],
+    previous_outputs: &[String],
+    verbose: bool,
+    report: &mut BuildReport,
+) {
+    let produced: FxHashSet<&str> = outputs
+        .iter()
+        .filter_map(|r| match r {
+            RecordOut::Fresh(r) => Some(r),
+            RecordOut::Same(_) => None,
+        })
+        .flat_map(|r| r.outputs.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    let mut stale: Vec<&str> = match old {
+        Some(o) => rendered
+            .iter()
+            .filter_map(|&i| ch.old_pos[i as usize])
+            .chain(ch.deleted.iter().copied())
+            .flat_map(|j| o.body.output(j).outputs.iter().map(|(p, _)| p.as_str()))
+            .filter(|p| !produced.contains(p))
+            .collect(),
+        None => previous_outputs
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !produced.contains(p))
+            .collect(),
+    };
+    if let Some(o) = old
+        && !stale.is_empty()
+    {
+        // Another source, not rendered this time, may still make it.
+        o.body.decode_all_outputs();
+        let kept: FxHashSet<&str> = outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, RecordOut::Same(_)))
+            .filter_map(|(i, _)| ch.old_pos[i])
+            .flat_map(|j| o.body.output(j).outputs.iter().map(|(p, _)| p.as_str()))
+            .collect();
+        stale.retain(|p| !kept.contains(p));
+    }
+    stale.sort_unstable();
+    stale.dedup();
+    for path in stale {
+        let full = destdir.join(path);
+        if full.is_file() {
+            if verbose {
+                info!("removing {path}, no longer built");
+            }
+            if let Err(e) = std::fs::remove_file(&full) {
+                report
+                    .errors
+                    .push(format!("cannot remove {}: {e}", full.display()));
+                continue;
+            }
+            report.removed += 1;
+            prune_dirs(full.parent(), destdir);
+        }
+    }
+}
+
+/// The dependents index for the new records: the last build's entries
+/// for pages not rendered again (at their new positions), and the
+/// dependencies of the pages rendered now.
+fn dependents_index(
+    old: Option<&OldState>,
+    ch: &Changes,
+    outputs: &[RecordOut<OutputRecord>],
+) -> Vec<(u64, u32)> {
+    let mut dependents: Vec<(u64, u32)> = match old {
+        Some(o) => o
+            .body
+            .dependents
+            .iter()
+            .filter_map(|&(h, j)| {
+                let i = ch.new_of_old.get(j as usize).copied().flatten()?;
+                matches!(outputs[i as usize], RecordOut::Same(_)).then_some((h, i))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for (i, r) in outputs.iter().enumerate() {
+        if let RecordOut::Fresh(r) = r {
+            dependents.extend(plan::indexed_names(r).map(|d| (name_hash(d), i as u32)));
+        }
+    }
+    dependents.sort_unstable();
+    dependents.dedup();
+    dependents
+}
+
+/// Dependencies by name (page or PageSpec) and type bits.
+type Deps = Vec<(String, u8)>;
+
+/// Page and PageSpec dependencies recorded while rendering.
+fn record_deps(state: &PageState) -> (Deps, Deps) {
+    let mut deps: Vec<(String, u8)> = Vec::new();
+    let mut at: FxHashMap<String, usize> = FxHashMap::default();
+    for (p, t) in &state.depends {
+        let lc = p.to_lowercase();
+        match at.get(&lc) {
+            Some(&i) => deps[i].1 |= t,
+            None => {
+                at.insert(lc.clone(), deps.len());
+                deps.push((lc, *t));
+            }
+        }
+    }
+    for (lpage, link, target) in &state.extra_links {
+        deps.push((format!("{lpage}\u{0}{link}\u{0}{target}"), EXTRA_LINK));
+    }
+    (deps, state.depends_spec.clone())
+}
+
+/// Removes now-empty directories from `dir` up to (not including) `top`.
+fn prune_dirs(mut dir: Option<&Path>, top: &Path) {
+    while let Some(d) = dir {
+        if d == top || !d.starts_with(top) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
