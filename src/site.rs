@@ -76,6 +76,8 @@ pub struct Site {
     specs: RwLock<FxHashMap<String, Arc<Result<PageSpec, SyntaxError>>>>,
     wiki_templates: RwLock<FxHashMap<String, Arc<Result<HtmlTemplate, String>>>>,
     smileys: OnceLock<crate::smiley::Smileys>,
+    /// The smileys being read on another thread (see `prepare_smileys`).
+    smileys_job: Mutex<Option<std::thread::JoinHandle<crate::smiley::Smileys>>>,
     trails: OnceLock<crate::directives::trail::Trails>,
 }
 
@@ -94,6 +96,7 @@ impl Site {
             specs: RwLock::new(FxHashMap::default()),
             wiki_templates: RwLock::new(FxHashMap::default()),
             smileys: OnceLock::new(),
+            smileys_job: Mutex::new(None),
             trails: OnceLock::new(),
         }
     }
@@ -107,11 +110,11 @@ impl Site {
     /// The smileys the `smileys` page lists (none without the page).
     pub fn smileys(&self) -> &crate::smiley::Smileys {
         self.smileys.get_or_init(|| {
-            let id = self
-                .wiki
-                .id("smileys")
-                .filter(|&i| self.wiki.page(i).is_page());
-            match id.and_then(|i| self.source(i)) {
+            let started = self.smileys_job.lock().ok().and_then(|mut j| j.take());
+            if let Some(Ok(smileys)) = started.map(|job| job.join()) {
+                return smileys;
+            }
+            match self.smileys_source() {
                 Some(text) => crate::smiley::Smileys::parse(text),
                 None => {
                     tracing::warn!("smiley plugin will not work without smileys.mdwn");
@@ -119,6 +122,31 @@ impl Site {
                 }
             }
         })
+    }
+
+    /// With the smiley plugin, starts reading the smileys list on another
+    /// thread: compiling its pattern takes a millisecond that the first
+    /// page rendered would otherwise wait for.
+    pub fn prepare_smileys(&self) {
+        if !self.wiki.config.plugins.enabled("smiley") || self.smileys.get().is_some() {
+            return;
+        }
+        let Some(text) = self.smileys_source().map(str::to_string) else {
+            return;
+        };
+        if let Ok(mut job) = self.smileys_job.lock() {
+            *job = Some(std::thread::spawn(move || {
+                crate::smiley::Smileys::parse(&text)
+            }));
+        }
+    }
+
+    fn smileys_source(&self) -> Option<&str> {
+        let id = self
+            .wiki
+            .id("smileys")
+            .filter(|&i| self.wiki.page(i).is_page())?;
+        self.source(id)
     }
 
     /// Supplies page texts already in memory (tests, tools).

@@ -746,6 +746,7 @@ fn run(
     report.timings.push(("classify", t1.elapsed()));
 
     let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    site.prepare_smileys();
     report.timings.push(("site", t1.elapsed()));
     if old.is_none() {
         let all: Vec<PageId> = (0..n as PageId).collect();
