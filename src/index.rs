@@ -67,6 +67,9 @@ pub struct Manifest {
     /// When some page must be rendered again whatever changes (a calendar
     /// showing today), as seconds since the epoch.
     pub next_change: Option<i64>,
+    /// Pages and other files published, for reports of builds that find
+    /// nothing changed.
+    pub counts: (usize, usize),
 }
 
 /// What scanning and resolving found in one source, aligned with
@@ -494,6 +497,7 @@ mod tests {
             dirs: vec![],
             scan_warnings: vec![],
             next_change: None,
+            counts: (1, 0),
             files: vec![FileEntry {
                 rel: "index.mdwn".into(),
                 root: 0,

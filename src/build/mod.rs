@@ -269,13 +269,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
             .is_none_or(|t| crate::directives::calendar::now() < t)
     {
         report.up_to_date = true;
-        for f in files.iter().filter(|f| !is_internal_file(&f.rel)) {
-            if page_type(&f.rel, &config).is_some() {
-                report.pages += 1;
-            } else {
-                report.files += 1;
-            }
-        }
+        (report.pages, report.files) = old.manifest.counts;
         report.timings.push(("total", started.elapsed()));
         return Ok(Some(report));
     }
@@ -952,8 +946,19 @@ fn run(
             }
         })
         .collect();
+    report.pages = wiki
+        .pages
+        .iter()
+        .filter(|p| p.kind.is_some() && !p.internal)
+        .count();
+    report.files = wiki
+        .pages
+        .iter()
+        .filter(|p| p.kind.is_none() && !p.internal)
+        .count();
     let dependents = dependents_index(old, &ch, &outputs);
     let manifest = Manifest {
+        counts: (report.pages, report.files),
         next_change,
         tool: TOOL.to_string(),
         destdir: config.destdir.display().to_string(),
@@ -971,16 +976,6 @@ fn run(
     .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
     report.timings.push(("index save", t4.elapsed()));
 
-    report.pages = wiki
-        .pages
-        .iter()
-        .filter(|p| p.kind.is_some() && !p.internal)
-        .count();
-    report.files = wiki
-        .pages
-        .iter()
-        .filter(|p| p.kind.is_none() && !p.internal)
-        .count();
     report.up_to_date = report.rendered == 0 && report.removed == 0 && ch.deleted.is_empty();
     drop((models, outputs, rendered));
     drop_later((site, old_state, files));
