@@ -6,6 +6,7 @@
 //! pages into HTML with [`templates`], and [`write`] puts files in place.
 //! [`build`] runs the whole thing.
 
+pub mod aside;
 pub mod autofile;
 pub mod basewiki;
 pub mod build;

@@ -77,7 +77,7 @@ pub struct Site {
     wiki_templates: RwLock<FxHashMap<String, Arc<Result<HtmlTemplate, String>>>>,
     smileys: OnceLock<crate::smiley::Smileys>,
     /// The smileys being read on another thread (see `prepare_smileys`).
-    smileys_job: Mutex<Option<std::thread::JoinHandle<crate::smiley::Smileys>>>,
+    smileys_job: Mutex<Option<crate::aside::Aside<crate::smiley::Smileys>>>,
     trails: OnceLock<crate::directives::trail::Trails>,
 }
 
@@ -111,7 +111,7 @@ impl Site {
     pub fn smileys(&self) -> &crate::smiley::Smileys {
         self.smileys.get_or_init(|| {
             let started = self.smileys_job.lock().ok().and_then(|mut j| j.take());
-            if let Some(Ok(smileys)) = started.map(|job| job.join()) {
+            if let Some(Some(smileys)) = started.map(|job| job.wait()) {
                 return smileys;
             }
             match self.smileys_source() {
@@ -135,7 +135,7 @@ impl Site {
             return;
         };
         if let Ok(mut job) = self.smileys_job.lock() {
-            *job = Some(std::thread::spawn(move || {
+            *job = Some(crate::aside::start(move || {
                 crate::smiley::Smileys::parse(&text)
             }));
         }

@@ -65,7 +65,7 @@ pub struct Templates {
     pending: std::sync::Mutex<FxHashMap<String, Compiling>>,
 }
 
-type Compiling = std::thread::JoinHandle<Result<handlebars::Template, String>>;
+type Compiling = crate::aside::Aside<Result<handlebars::Template, String>>;
 
 impl Templates {
     /// Loads the built-in templates and any overrides in `templatedir`.
@@ -242,7 +242,7 @@ impl Templates {
             }
             if let (Some(Kind::Hbs), Some(src)) = (self.kinds.get(&n), self.sources.get(&n)) {
                 let (src, tname) = (src.clone(), n.clone());
-                let job = std::thread::spawn(move || compile(&src, &tname));
+                let job = crate::aside::start(move || compile(&src, &tname));
                 todo.extend(self.partials.get(&n).into_iter().flatten().cloned());
                 pending.insert(n, job);
             }
@@ -270,8 +270,8 @@ impl Templates {
                 match started {
                     Some(job) => {
                         let t = job
-                            .join()
-                            .map_err(|_| format!("template {n}: compiling it failed"))??;
+                            .wait()
+                            .ok_or_else(|| format!("template {n}: compiling it failed"))??;
                         hb.register_template(&n, t);
                     }
                     None => hb.register_template(&n, compile(src, &n)?),

@@ -982,13 +982,10 @@ fn run(
     Ok(false)
 }
 
-/// Frees `x` on another thread: tearing down the wiki model takes a
-/// millisecond or two that a refresh need not wait for.
-/// (If no thread can be started, `x` is dropped here.)
+/// Frees `x` on the (by now idle) thread pool: tearing down the wiki
+/// model takes a millisecond or two that a refresh need not wait for.
 fn drop_later<T: Send + 'static>(x: T) {
-    let _ = std::thread::Builder::new()
-        .name("wikic-free".into())
-        .spawn(move || drop(x));
+    rayon::spawn(move || drop(x));
 }
 
 /// Renders page `id` (or copies a raw file) and writes its outputs,
