@@ -289,6 +289,17 @@ fn wikic_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wikic"))
 }
 
+/// Runs `wikic --setup` (a full build that installs the wrappers), which
+/// must succeed.
+fn setup_wiki(setup: &Path) {
+    let out = wikic_cmd().arg("--setup").arg(setup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_push_to_the_origin_publishes_through_the_hook() {
     let tmp = tempfile::tempdir().unwrap();
@@ -312,16 +323,7 @@ fn a_push_to_the_origin_publishes_through_the_hook() {
         ),
     )
     .unwrap();
-    let out = wikic_cmd()
-        .arg("--setup")
-        .arg(t.join("wiki.yaml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    setup_wiki(&t.join("wiki.yaml"));
     let hook = t.join("origin.git/hooks/post-update");
     assert!(hook.exists(), "wrapper installed");
     let text = fs::read_to_string(&hook).unwrap();
@@ -436,16 +438,7 @@ fn origin_with_hooks(extra: &str) -> (tempfile::TempDir, PathBuf) {
     // The first push, before any hook exists.
     git(&work, &["push", "-q", "origin", "master"], None);
     git(t, &["clone", "-q", "origin.git", "repo"], None);
-    let out = wikic_cmd()
-        .arg("--setup")
-        .arg(t.join("repo/wiki.yaml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    setup_wiki(&t.join("repo/wiki.yaml"));
     assert!(t.join("origin.git/hooks/pre-receive").exists());
     (tmp, work)
 }
