@@ -155,10 +155,11 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
             }
             Status::Same(o) if ch.rescan[i] => {
                 let r = &models[*o];
-                if links_differ(r) {
+                let links = links_differ(r);
+                if links {
                     changed.links.insert(p.lc_name.clone());
                 }
-                if links_differ(r) || r.meta != p.meta {
+                if links || r.meta != p.meta {
                     mark(&mut render, i, "whose template changed");
                 }
             }
