@@ -324,10 +324,21 @@ fn refresh_renders_only_what_changed() {
             &format!("Page {i}, no links.\n"),
         );
     }
+    // An internal source and a raw file, for the counts below.
+    p.write(
+        "extra/p0/comment_1._comment",
+        "[[!comment content=\"hi\"]]\n",
+    );
+    p.write("extra/notes.txt.raw", "raw\n");
     let first = p.refresh();
     assert!(first.full);
     let again = p.refresh();
     assert!(again.up_to_date, "nothing changed, nothing to do");
+    assert_eq!(
+        (again.pages, again.files),
+        (first.pages, first.files),
+        "the same pages and files reported, internal sources not among them"
+    );
     // Editing a page nothing else depends on renders that page only.
     std::thread::sleep(std::time::Duration::from_millis(10));
     p.write("extra/p3.mdwn", "Page 3, edited.\n");
