@@ -15,7 +15,6 @@ use crate::wiki::{LinkOpts, Wiki};
 pub struct Smileys {
     /// Smiley text (also in its HTML-escaped form) to the image linked.
     images: FxHashMap<String, String>,
-    /// Every smiley, longest alternatives first.
     /// The smileys, longest first where one is a prefix of another.
     pattern: Option<aho_corasick::AhoCorasick>,
 }
@@ -39,10 +38,12 @@ impl Smileys {
         let mut keys: Vec<&String> = images.keys().collect();
         // Reverse order puts a smiley before any prefix of it. (A literal
         // automaton, not a regex alternation: building that took a
-        // millisecond, on every build.)
+        // millisecond, on every build; and an NFA, not a DFA, which takes
+        // as long to build as a refresh spends searching.)
         keys.sort_unstable_by(|a, b| b.cmp(a));
         let pattern = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(keys)
             .ok();
         Smileys { images, pattern }
