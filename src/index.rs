@@ -21,8 +21,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wiki::Meta;
-
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
 pub const FORMAT: u32 = 8;
@@ -81,8 +79,8 @@ pub struct ModelRecord {
     pub ctime: i64,
     pub mtime: i64,
     pub links: Vec<String>,
-    pub typed: Vec<(String, Vec<String>)>,
-    pub meta: Meta,
+    pub typed: crate::wiki::TypedLinks,
+    pub meta: crate::wiki::MetaBox,
     /// Where each link resolved (page index in this index).
     pub resolved: Vec<Option<u32>>,
     /// Pages whose text the scan of this page read (templates).

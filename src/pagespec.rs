@@ -889,10 +889,9 @@ fn match_link_target(
     if p.links.is_empty() {
         return dep(MatchResult::fail());
     }
-    let typed = linktype.map(|t| p.typed.get(t));
     for (i, l) in p.links.iter().enumerate() {
-        if let Some(set) = typed
-            && !set.is_some_and(|s| s.contains(l))
+        if let Some(t) = linktype
+            && !p.typed.contains(t, l)
         {
             continue;
         }

@@ -3,7 +3,7 @@
 //! path), their links and metadata, and the lookups every renderer needs —
 //! bestlink, urlto, htmllink — answered from hash maps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,6 +41,69 @@ pub struct Meta {
     /// Mirrors `[[!ping]]` asks to ping after a build (pinger plugin).
     #[serde(default)]
     pub ping: Vec<String>,
+}
+
+/// A page's metadata, allocated only for the pages that set some: most
+/// set none, and a refresh holds a record for every page twice over.
+/// Reads as an empty [`Meta`] when unset; encoded exactly as a `Meta`.
+#[derive(Debug, Clone, Default)]
+pub struct MetaBox(Option<Box<Meta>>);
+
+impl PartialEq for MetaBox {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+static NO_META: Meta = Meta {
+    title: None,
+    titlesort: None,
+    description: None,
+    guid: None,
+    license: None,
+    copyright: None,
+    author: None,
+    authorsort: None,
+    authorurl: None,
+    permalink: None,
+    enclosure: None,
+    enclosurefile: None,
+    updated: None,
+    date: None,
+    redir: None,
+    trail: None,
+    ping: Vec::new(),
+};
+
+impl From<Meta> for MetaBox {
+    fn from(m: Meta) -> Self {
+        MetaBox((m != NO_META).then(|| Box::new(m)))
+    }
+}
+
+impl std::ops::Deref for MetaBox {
+    type Target = Meta;
+    fn deref(&self) -> &Meta {
+        self.0.as_deref().unwrap_or(&NO_META)
+    }
+}
+
+impl std::ops::DerefMut for MetaBox {
+    fn deref_mut(&mut self) -> &mut Meta {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl serde::Serialize for MetaBox {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MetaBox {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Meta::deserialize(d).map(MetaBox::from)
+    }
 }
 
 impl Meta {
@@ -88,8 +151,8 @@ pub struct Page {
     /// Links, in the order they were found, without duplicates.
     pub links: Vec<String>,
     /// Typed links: link type (`tag`) to targets.
-    pub typed: BTreeMap<String, BTreeSet<String>>,
-    pub meta: Meta,
+    pub typed: TypedLinks,
+    pub meta: MetaBox,
 }
 
 impl Page {
@@ -108,18 +171,51 @@ impl Page {
             self.links.push(link.to_string());
         }
         if let Some(t) = kind {
-            self.typed
-                .entry(t.to_string())
-                .or_default()
-                .insert(link.to_string());
+            self.typed.insert(t, link);
         }
     }
 
     pub fn tags(&self) -> impl Iterator<Item = &str> {
-        self.typed
-            .get("tag")
-            .into_iter()
-            .flat_map(|s| s.iter().map(|x| x.as_str()))
+        self.typed.get("tag").iter().map(|x| x.as_str())
+    }
+}
+
+/// Typed links (`tag` → targets), kept sorted by type and by target: the
+/// same shape in memory as in the index, so a refresh moves a page's
+/// typed links out of its old record instead of rebuilding a map.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TypedLinks(Vec<(String, Vec<String>)>);
+
+impl TypedLinks {
+    /// Adds `link` as a link of type `kind` (once).
+    pub fn insert(&mut self, kind: &str, link: &str) {
+        let i = match self.0.binary_search_by(|(k, _)| k.as_str().cmp(kind)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (kind.to_string(), Vec::new()));
+                i
+            }
+        };
+        let targets = &mut self.0[i].1;
+        if let Err(j) = targets.binary_search_by(|t| t.as_str().cmp(link)) {
+            targets.insert(j, link.to_string());
+        }
+    }
+
+    /// The targets of links of type `kind`, sorted.
+    pub fn get(&self, kind: &str) -> &[String] {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(kind)) {
+            Ok(i) => &self.0[i].1,
+            Err(_) => &[],
+        }
+    }
+
+    /// Whether `link` is a link of type `kind`.
+    pub fn contains(&self, kind: &str, link: &str) -> bool {
+        self.get(kind)
+            .binary_search_by(|t| t.as_str().cmp(link))
+            .is_ok()
     }
 }
 

@@ -51,10 +51,7 @@ fn wiki(vectors: &Value, config: Config) -> Wiki {
                 page.add_link(l.as_str().unwrap(), None);
             }
             for t in p["tags"].as_array().unwrap() {
-                page.typed
-                    .entry("tag".into())
-                    .or_default()
-                    .insert(t.as_str().unwrap().to_string());
+                page.typed.insert("tag", t.as_str().unwrap());
             }
             page
         })

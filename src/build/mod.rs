@@ -10,7 +10,6 @@
 //! nothing more is affected. Either way the output is what a full build
 //! gives, whatever the number of threads.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,7 +32,7 @@ use crate::render::render_page;
 use crate::scan::{DirRecord, SourceFile, find_sources, is_internal_file, page_name, page_type};
 use crate::site::Site;
 use crate::templates::Templates;
-use crate::wiki::{Meta, Page, PageId, Wiki};
+use crate::wiki::{Page, PageId, Wiki};
 use crate::write::copy_if_changed;
 
 mod plan;
@@ -204,7 +203,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
 
     let destdir_key = config.destdir.display().to_string();
     let tl = Instant::now();
-    let loaded = match Index::load(&config.statedir) {
+    let mut loaded = match Index::load(&config.statedir) {
         Ok(i) => Some(i),
         Err(IndexError::Missing) => None,
         Err(e) => {
@@ -282,15 +281,24 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         .with_context(|| format!("cannot write {}", marker.display()))?;
     report.timings.push(("templates", tt.elapsed()));
     // Directory records for the next build: owned, racy flags renewed.
-    let dirs: Vec<DirRecord> = dirs
-        .into_iter()
-        .map(|d| {
-            let mut d = d.into_owned();
-            d.racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
-            d
-        })
-        .collect();
+    // When every listing is the last build's, in its order, the old
+    // records are taken rather than copied.
+    let all_old = loaded.as_ref().is_some_and(|i| {
+        i.manifest.dirs.len() == dirs.len()
+            && dirs
+                .iter()
+                .zip(&i.manifest.dirs)
+                .all(|(d, o)| matches!(d, std::borrow::Cow::Borrowed(b) if std::ptr::eq(*b, o)))
+    });
+    let dirs: Vec<std::borrow::Cow<'_, DirRecord>> = if all_old { Vec::new() } else { dirs };
+    let mut dirs: Vec<DirRecord> = dirs.into_iter().map(|d| d.into_owned()).collect();
     drop(previous);
+    if all_old && let Some(i) = loaded.as_mut() {
+        dirs = std::mem::take(&mut i.manifest.dirs);
+    }
+    for d in &mut dirs {
+        d.racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+    }
     let tb = Instant::now();
     // The body, decoded once: the last build's records for a refresh, and
     // for any build into the same destdir the outputs it wrote, so that
@@ -440,8 +448,8 @@ fn remove_temp_files(destdir: &Path) {
 /// What scanning a page found.
 struct Scanned {
     links: Vec<String>,
-    typed: BTreeMap<String, BTreeSet<String>>,
-    meta: Meta,
+    typed: crate::wiki::TypedLinks,
+    meta: crate::wiki::MetaBox,
     scan_deps: Vec<String>,
 }
 
@@ -591,18 +599,6 @@ fn page_from_file(f: &SourceFile, config: &Config) -> Page {
     }
 }
 
-fn typed_to_vec(t: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, Vec<String>)> {
-    t.iter()
-        .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
-        .collect()
-}
-
-fn typed_from_vec(v: Vec<(String, Vec<String>)>) -> BTreeMap<String, BTreeSet<String>> {
-    v.into_iter()
-        .map(|(k, s)| (k, s.into_iter().collect()))
-        .collect()
-}
-
 /// Why a page is being rendered, for `--verbose`.
 fn say(verbose: bool, file: &str, why: &str) {
     if verbose {
@@ -687,7 +683,10 @@ fn run(
         None => Changes::all_new(files.len()),
     };
 
-    let mut pages: Vec<Page> = files.iter().map(|f| page_from_file(f, &config)).collect();
+    let mut pages: Vec<Page> = files
+        .par_iter()
+        .map(|f| page_from_file(f, &config))
+        .collect();
     apply_history_times(&config, &mut pages, report);
     let n = pages.len();
     let mut scan_deps: Vec<Vec<String>> = vec![Vec::new(); n];
@@ -731,7 +730,7 @@ fn run(
             }
             let m = &mut old.body.models[o];
             p.links = std::mem::take(&mut m.links);
-            p.typed = typed_from_vec(std::mem::take(&mut m.typed));
+            p.typed = std::mem::take(&mut m.typed);
             p.meta = std::mem::take(&mut m.meta);
             scan_deps[i] = std::mem::take(&mut m.scan_deps);
         }
@@ -847,7 +846,7 @@ fn run(
             ctime: p.ctime,
             mtime: p.mtime,
             links: p.links.clone(),
-            typed: typed_to_vec(&p.typed),
+            typed: p.typed.clone(),
             meta: p.meta.clone(),
             resolved: wiki.resolved[i].clone(),
             scan_deps: scan_deps[i].clone(),

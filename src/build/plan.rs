@@ -10,7 +10,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{OldState, say, typed_to_vec};
+use super::{OldState, say};
 use crate::index::{ModelRecord, OutputRecord, name_hash};
 use crate::pagespec::{DEPEND_CONTENT, DEPEND_LINKS, DEPEND_PRESENCE, MatchParams, PageSpec};
 use crate::site::Site;
@@ -135,8 +135,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     };
     for (i, st) in ch.status.iter().enumerate() {
         let p = wiki.page(i as PageId);
-        let links_differ =
-            |r: &ModelRecord| r.links != p.links || r.typed != typed_to_vec(&p.typed);
+        let links_differ = |r: &ModelRecord| r.links != p.links || r.typed != p.typed;
         match st {
             Status::New => {
                 render[i] = true;

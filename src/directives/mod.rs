@@ -7,14 +7,13 @@
 //! whole wiki; the *render* pass produces the text that replaces the
 //! directive. Errors become ikiwiki's error span and the build goes on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::preprocess::{Finder, parse_params};
 use crate::site::Site;
-use crate::wiki::Meta;
 
 pub mod brokenlinks;
 pub mod calendar;
@@ -105,8 +104,8 @@ pub struct TocRequest {
 #[derive(Debug, Clone, Default)]
 pub struct PageState {
     pub links: Vec<String>,
-    pub typed: BTreeMap<String, BTreeSet<String>>,
-    pub meta: Meta,
+    pub typed: crate::wiki::TypedLinks,
+    pub meta: crate::wiki::MetaBox,
     /// Lines for the page's `<head>`.
     pub metaheaders: Vec<String>,
     /// HTML kept out of Markdown's way, put back after htmlize.
@@ -144,10 +143,7 @@ impl PageState {
             self.links.push(link.to_string());
         }
         if let Some(t) = kind {
-            self.typed
-                .entry(t.to_string())
-                .or_default()
-                .insert(link.to_string());
+            self.typed.insert(t, link);
         }
     }
 
