@@ -453,7 +453,11 @@ impl Index {
     /// Writes the index atomically, piece by piece.
     pub fn save(statedir: &Path, manifest: &Manifest, body: &EncodedBody) -> std::io::Result<()> {
         std::fs::create_dir_all(statedir)?;
-        let m = postcard::to_allocvec(manifest).unwrap_or_default();
+        // Sized ahead: grown by doubling, the buffer cost more (copies and
+        // fresh pages) than encoding into it.
+        let entries: usize = manifest.dirs.iter().map(|d| d.entries.len() + 1).sum();
+        let capacity = 64 * (manifest.files.len() + entries) + 4096;
+        let m = postcard::to_extend(manifest, Vec::with_capacity(capacity)).unwrap_or_default();
         let header = Self::header(&m, body.hash());
         let parts: Vec<&[u8]> = [header.as_slice(), m.as_slice()]
             .into_iter()

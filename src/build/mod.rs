@@ -913,7 +913,7 @@ fn run(
 
     // The index, after every output is in place.
     let entries: Vec<FileEntry> = files
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, f)| {
             let old_hash = old_model(i).map_or(0, |(o, j)| o.files[j].hash);
@@ -934,7 +934,7 @@ fn run(
                 0
             };
             FileEntry {
-                rel: f.rel.clone(),
+                rel: f.rel,
                 root: f.root,
                 stamp: Stamp {
                     mtime_ns: f.mtime_ns,
@@ -977,7 +977,7 @@ fn run(
 
     report.up_to_date = report.rendered == 0 && report.removed == 0 && ch.deleted.is_empty();
     drop((models, outputs, rendered));
-    drop_later((site, old_state, files));
+    drop_later((site, old_state));
     Ok(false)
 }
 
