@@ -45,7 +45,8 @@ struct Wrapper<'a> {
     path: PathBuf,
     mode: u32,
     description: &'a str,
-    args: Vec<String>,
+    /// The option that says what wikic does when run as this wrapper.
+    flag: &'a str,
     /// Variables this wrapper passes on besides [`KEEP`].
     keep: &'a [&'a str],
 }
@@ -74,12 +75,7 @@ pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
             path,
             mode: mode(setup, "git_wrappermode")?,
             description: "wikic's git hook: brings srcdir up to date after a push and refreshes the wiki.",
-            args: vec![
-                wikic.display().to_string(),
-                "--setup".into(),
-                setup_path.display().to_string(),
-                "--post-commit".into(),
-            ],
+            flag: "--post-commit",
             keep: &[],
         });
     }
@@ -90,12 +86,7 @@ pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
             path,
             mode: mode(setup, "git_wrappermode")?,
             description: "wikic's git pre-receive hook: checks pushes by untrusted_committers.",
-            args: vec![
-                wikic.display().to_string(),
-                "--setup".into(),
-                setup_path.display().to_string(),
-                "--test-receive".into(),
-            ],
+            flag: "--test-receive",
             keep: GIT_QUARANTINE,
         });
     }
@@ -120,11 +111,16 @@ pub fn install(setup: &Setup, config: &Config) -> Result<Vec<PathBuf>> {
             )
             .replace(
                 "@ARGS@",
-                &w.args
-                    .iter()
-                    .map(|a| sh_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                &[
+                    wikic.display().to_string(),
+                    "--setup".into(),
+                    setup_path.display().to_string(),
+                    w.flag.into(),
+                ]
+                .iter()
+                .map(|a| sh_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
             )
             .replace(
                 "@KEEP@",

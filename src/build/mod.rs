@@ -629,6 +629,20 @@ struct Rendered {
     errors: Vec<String>,
 }
 
+impl Rendered {
+    /// Counts the outcome of writing `full` (true: written, false: already
+    /// up to date).
+    fn count(&mut self, written: std::io::Result<bool>, full: &Path) {
+        match written {
+            Ok(true) => self.written += 1,
+            Ok(false) => self.unchanged += 1,
+            Err(e) => self
+                .errors
+                .push(format!("cannot write {}: {e}", full.display())),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     config: Arc<Config>,
@@ -1011,13 +1025,7 @@ fn render_one(site: &Site, id: PageId, old_outputs: &[(String, u64)], crashed: b
         } else {
             crate::write::write_if_changed(&full, data)
         };
-        match r {
-            Ok(true) => out.written += 1,
-            Ok(false) => out.unchanged += 1,
-            Err(e) => out
-                .errors
-                .push(format!("cannot write {}: {e}", full.display())),
-        }
+        out.count(r, &full);
         out.outputs.push((path, hash));
     };
     match &p.kind {
@@ -1049,13 +1057,7 @@ fn render_one(site: &Site, id: PageId, old_outputs: &[(String, u64)], crashed: b
                 Some(content) => crate::write::write_if_changed(&full, content),
                 None => copy_if_changed(&p.src_path, &full, p.mtime_ns, p.size),
             };
-            match res {
-                Ok(true) => out.written += 1,
-                Ok(false) => out.unchanged += 1,
-                Err(e) => out
-                    .errors
-                    .push(format!("cannot write {}: {e}", full.display())),
-            }
+            out.count(res, &full);
             out.outputs.push((p.file.clone(), 0));
         }
     }
