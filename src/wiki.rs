@@ -724,3 +724,58 @@ pub fn is_inlinable_image(file: &str) -> bool {
         .iter()
         .any(|e| lower.ends_with(e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_links_are_sorted_and_unique_as_the_index_stores_them() {
+        let mut t = TypedLinks::default();
+        for (kind, link) in [("tag", "b"), ("tag", "a"), ("author", "x"), ("tag", "b")] {
+            t.insert(kind, link);
+        }
+        assert_eq!(t.get("tag"), ["a", "b"]);
+        assert!(t.contains("author", "x") && !t.contains("tag", "x"));
+        assert!(t.get("none").is_empty());
+        // The index's encoding: (type, targets) pairs, both sorted.
+        let as_pairs: Vec<(String, Vec<String>)> = vec![
+            ("author".into(), vec!["x".into()]),
+            ("tag".into(), vec!["a".into(), "b".into()]),
+        ];
+        assert_eq!(
+            postcard::to_allocvec(&t).unwrap(),
+            postcard::to_allocvec(&as_pairs).unwrap()
+        );
+    }
+
+    #[test]
+    fn boxed_meta_reads_encodes_and_compares_as_meta() {
+        let empty = MetaBox::default();
+        assert_eq!(empty.title, None);
+        // Written to and cleared again: still equal to one never set.
+        // (Through `&mut Meta`: writing goes through `DerefMut`.)
+        let mut cleared = MetaBox::default();
+        let m: &mut Meta = &mut cleared;
+        m.title = Some("t".into());
+        m.title = None;
+        assert_eq!(cleared, empty);
+        let mut set = MetaBox::default();
+        let m: &mut Meta = &mut set;
+        m.title = Some("Title".into());
+        m.ping.push("http://mirror/".into());
+        let meta = Meta {
+            title: Some("Title".into()),
+            ping: vec!["http://mirror/".into()],
+            ..Default::default()
+        };
+        let bytes = postcard::to_allocvec(&set).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&meta).unwrap());
+        let back: MetaBox = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, set);
+        // An empty record decodes to no allocation at all.
+        let none: MetaBox =
+            postcard::from_bytes(&postcard::to_allocvec(&Meta::default()).unwrap()).unwrap();
+        assert!(none.0.is_none());
+    }
+}
