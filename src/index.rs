@@ -8,22 +8,25 @@
 //! recorded (dependencies, outputs) only for the pages the refresh looks
 //! at, found through an index of dependents by name.
 //!
-//! Stored at `srcdir/.wikic/index` — named so it cannot be confused with
-//! ikiwiki's `.ikiwiki/indexdb` — in a compact binary form (postcard):
-//! a small manifest of stamps, enough to see that nothing changed, then
-//! the body, decoded only when something did. Any mismatch — format,
-//! wikic version, setup — or corruption means a full rebuild, never a
-//! crash.
+//! Stored under `srcdir/.wikic/` — named so it cannot be confused with
+//! ikiwiki's `.ikiwiki/indexdb` — in a compact binary form (postcard): a
+//! small head file, `index`, naming segment files by their content hash
+//! (`index-stamps-…`, `index-models-…`). The manifest's segments (names,
+//! stamps, directories) are enough to see that nothing changed; the
+//! body's (models, outputs, dependents) are read only when something did.
+//! A build writes only the segments whose content changed, so an edit
+//! rewrites the stamps and the head, not the whole index. Any mismatch —
+//! format, wikic version, setup — or corruption means a full rebuild,
+//! never a crash.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 8;
+pub const FORMAT: u32 = 9;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +79,6 @@ pub struct Manifest {
 pub struct ModelRecord {
     pub kind: Option<String>,
     pub internal: bool,
-    pub ctime: i64,
-    pub mtime: i64,
     pub links: Vec<String>,
     pub typed: crate::wiki::TypedLinks,
     pub meta: crate::wiki::MetaBox,
@@ -109,7 +110,7 @@ pub struct OutputRecord {
 /// 1` offsets, then the records.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Table {
-    /// Where the records start in the index's bytes.
+    /// Where the records start in the segment's bytes.
     start: usize,
     offsets: Vec<u32>,
 }
@@ -123,18 +124,13 @@ impl Table {
         self.offsets.len().saturating_sub(1)
     }
 
-    /// Reads the table at `at` in `bytes`; returns it and where it ends.
-    fn read(bytes: &[u8], at: usize) -> Result<(Table, usize), IndexError> {
-        let corrupt = || IndexError::Corrupt("truncated body".to_string());
-        let count = u32::from_le_bytes(
-            bytes
-                .get(at..at + 4)
-                .ok_or_else(corrupt)?
-                .try_into()
-                .unwrap(),
-        ) as usize;
-        let start = at + 4 + 4 * (count + 1);
-        let head = bytes.get(at + 4..start).ok_or_else(corrupt)?;
+    /// Reads the table that fills `bytes`.
+    fn read(bytes: &[u8]) -> Result<Table, IndexError> {
+        let corrupt = || IndexError::Corrupt("truncated table".to_string());
+        let count =
+            u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().unwrap()) as usize;
+        let start = 4 + 4 * (count + 1);
+        let head = bytes.get(4..start).ok_or_else(corrupt)?;
         let offsets: Vec<u32> = head
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
@@ -143,32 +139,135 @@ impl Table {
         if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
             return Err(IndexError::Corrupt("bad record offsets".into()));
         }
-        if bytes.len() < start + len {
+        if bytes.len() != start + len {
             return Err(corrupt());
         }
-        Ok((Table { start, offsets }, start + len))
+        Ok(Table { start, offsets })
     }
 
     /// Encodes records as pieces: the count and offsets, then each record.
-    fn write<'a, T: Serialize + Sync>(records: &'a [RecordOut<T>], out: &mut Vec<Cow<'a, [u8]>>) {
-        use rayon::prelude::*;
-        let encoded: Vec<Cow<'a, [u8]>> = records
-            .par_iter()
-            .map(|r| match r {
-                RecordOut::Fresh(p) => Cow::Owned(postcard::to_allocvec(p).unwrap_or_default()),
-                RecordOut::Same(b) => Cow::Borrowed(*b),
-            })
-            .collect();
+    fn write<'a>(records: Vec<Cow<'a, [u8]>>) -> Vec<Cow<'a, [u8]>> {
         let mut head = Vec::with_capacity(4 * (records.len() + 2));
         head.extend_from_slice(&(records.len() as u32).to_le_bytes());
         let mut off = 0u32;
         head.extend_from_slice(&off.to_le_bytes());
-        for e in &encoded {
+        for e in &records {
             off += e.len() as u32;
             head.extend_from_slice(&off.to_le_bytes());
         }
+        let mut out = Vec::with_capacity(records.len() + 1);
         out.push(Cow::Owned(head));
-        out.extend(encoded);
+        out.extend(records);
+        out
+    }
+}
+
+/// A table as read: the records of its base segment, some replaced by
+/// those of its patch segment. A build that changes a few records of a
+/// wiki whose sources are the same writes only a patch (the changed
+/// records, with their positions) and keeps the base; once the patch
+/// grows past a quarter of the base, the whole table is written again.
+/// On disk, a patch is a count, `count` (position, length) pairs in
+/// increasing position, then the records.
+#[derive(Debug)]
+struct Records {
+    base: Bytes,
+    base_ref: SegRef,
+    table: Table,
+    patch: Bytes,
+    /// Position → range in `patch`, sorted by position.
+    patched: Vec<(u32, u32, u32)>,
+}
+
+impl Records {
+    fn read(base: Bytes, base_ref: SegRef, patch: Bytes) -> Result<Records, IndexError> {
+        let table = Table::read(&base)?;
+        let mut patched = Vec::new();
+        if !patch.is_empty() {
+            let corrupt = || IndexError::Corrupt("bad table patch".to_string());
+            let word = |i: usize| -> Result<u32, IndexError> {
+                Ok(u32::from_le_bytes(
+                    patch.get(i..i + 4).ok_or_else(corrupt)?.try_into().unwrap(),
+                ))
+            };
+            let count = word(0)? as usize;
+            let mut at = (4 + 8 * count) as u32;
+            for k in 0..count {
+                let (pos, len) = (word(4 + 8 * k)?, word(8 + 8 * k)?);
+                if pos as usize >= table.len()
+                    || patched.last().is_some_and(|l: &(u32, u32, u32)| l.0 >= pos)
+                {
+                    return Err(corrupt());
+                }
+                let end = at.checked_add(len).ok_or_else(corrupt)?;
+                patched.push((pos, at, end));
+                at = end;
+            }
+            if at as usize != patch.len() {
+                return Err(corrupt());
+            }
+        }
+        Ok(Records {
+            base,
+            base_ref,
+            table,
+            patch,
+            patched,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn base_raw(&self, i: usize) -> &[u8] {
+        &self.base[self.table.range(i)]
+    }
+
+    fn raw(&self, i: usize) -> &[u8] {
+        match self.patched.binary_search_by_key(&(i as u32), |p| p.0) {
+            Ok(k) => &self.patch[self.patched[k].1 as usize..self.patched[k].2 as usize],
+            Err(_) => self.base_raw(i),
+        }
+    }
+
+    /// Encodes `records` against this table, as a patch when they are
+    /// this table's records (the same sources in the same order) and few
+    /// differ from the base; as a whole table otherwise.
+    fn encode<'a>(this: Option<&Records>, records: Vec<Cow<'a, [u8]>>) -> EncodedTable<'a> {
+        let Some(old) = this.filter(|o| o.len() == records.len()) else {
+            return EncodedTable::Whole(Table::write(records));
+        };
+        let limit = old.base.len() / 4;
+        let mut entries: Vec<(u32, &[u8])> = Vec::new();
+        let mut size = 0;
+        for (i, r) in records.iter().enumerate() {
+            let base = old.base_raw(i);
+            // A record read from the base is the base's: skip comparing.
+            if std::ptr::eq(r.as_ref(), base) || r.as_ref() == base {
+                continue;
+            }
+            size += r.len() + 8;
+            if size > limit {
+                return EncodedTable::Whole(Table::write(records));
+            }
+            entries.push((i as u32, r.as_ref()));
+        }
+        let mut patch = Vec::with_capacity(4 + size);
+        if !entries.is_empty() {
+            patch.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+            for (i, r) in &entries {
+                patch.extend_from_slice(&i.to_le_bytes());
+                patch.extend_from_slice(&(r.len() as u32).to_le_bytes());
+            }
+            for (_, r) in &entries {
+                patch.extend_from_slice(r);
+            }
+        }
+        EncodedTable::Patch {
+            base: old.base_ref,
+            patch,
+        }
     }
 }
 
@@ -187,9 +286,8 @@ pub fn name_hash(name: &str) -> u64 {
 #[derive(Debug)]
 pub struct Body {
     pub models: Vec<ModelRecord>,
-    bytes: Arc<Bytes>,
-    model_table: Table,
-    output_table: Table,
+    model_records: Records,
+    output_records: Records,
     outputs: Vec<std::sync::OnceLock<OutputRecord>>,
     pub dependents: DependentsIndex,
 }
@@ -197,15 +295,15 @@ pub struct Body {
 impl Body {
     /// The encoded model record `i`.
     pub fn model_raw(&self, i: usize) -> &[u8] {
-        &self.bytes[self.model_table.range(i)]
+        self.model_records.raw(i)
     }
 
     /// The encoded output record `i`.
     pub fn output_raw(&self, i: usize) -> &[u8] {
-        &self.bytes[self.output_table.range(i)]
+        self.output_records.raw(i)
     }
 
-    /// Output record `i`, decoded on first use. The body's checksum was
+    /// Output record `i`, decoded on first use. The segment's checksum was
     /// verified when it was read, so a record that does not decode is a
     /// bug; it reads as empty (logged) rather than stopping the build.
     pub fn output(&self, i: usize) -> &OutputRecord {
@@ -236,17 +334,13 @@ impl Body {
             .map(|(_, p)| *p as usize)
     }
 
-    /// Decodes the body starting at `at` in `bytes`: the model table, the
-    /// output table, the dependents.
-    fn decode(bytes: Arc<Bytes>, at: usize) -> Result<Body, IndexError> {
+    /// Decodes the body from its tables and the dependents.
+    fn decode(models: Records, outputs: Records, deps: &[u8]) -> Result<Body, IndexError> {
         use rayon::prelude::*;
-        let (model_table, at) = Table::read(&bytes, at)?;
-        let (output_table, at) = Table::read(&bytes, at)?;
-        let rest = &bytes[at..];
-        if model_table.len() != output_table.len() || !rest.len().is_multiple_of(12) {
+        if models.len() != outputs.len() || !deps.len().is_multiple_of(12) {
             return Err(IndexError::Corrupt("inconsistent body".into()));
         }
-        let dependents: DependentsIndex = rest
+        let dependents: DependentsIndex = deps
             .chunks_exact(12)
             .map(|c| {
                 (
@@ -255,21 +349,19 @@ impl Body {
                 )
             })
             .collect();
-        let models: Result<Vec<ModelRecord>, IndexError> = (0..model_table.len())
+        let records: Result<Vec<ModelRecord>, IndexError> = (0..models.len())
             .into_par_iter()
             .map(|i| {
-                postcard::from_bytes(&bytes[model_table.range(i)])
-                    .map_err(|e| IndexError::Corrupt(e.to_string()))
+                postcard::from_bytes(models.raw(i)).map_err(|e| IndexError::Corrupt(e.to_string()))
             })
             .collect();
         Ok(Body {
-            models: models?,
-            outputs: (0..output_table.len())
+            models: records?,
+            outputs: (0..outputs.len())
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
-            bytes,
-            model_table,
-            output_table,
+            model_records: models,
+            output_records: outputs,
             dependents,
         })
     }
@@ -281,49 +373,73 @@ pub enum RecordOut<'a, T> {
     Same(&'a [u8]),
 }
 
-/// An encoded body, as pieces written one after another (unchanged
-/// records are not copied).
-pub struct EncodedBody<'a> {
-    pieces: Vec<Cow<'a, [u8]>>,
+/// Records encoded (fresh ones in parallel), unchanged ones borrowed.
+fn encode_records<'a, T: Serialize + Sync>(records: &'a [RecordOut<T>]) -> Vec<Cow<'a, [u8]>> {
+    use rayon::prelude::*;
+    records
+        .par_iter()
+        .map(|r| match r {
+            RecordOut::Fresh(p) => Cow::Owned(postcard::to_allocvec(p).unwrap_or_default()),
+            RecordOut::Same(b) => Cow::Borrowed(*b),
+        })
+        .collect()
 }
 
-impl EncodedBody<'_> {
-    fn hash(&self) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for p in &self.pieces {
-            h.update(p);
+/// A table to write.
+enum EncodedTable<'a> {
+    /// Every record, as pieces: a new base, and no patch.
+    Whole(Vec<Cow<'a, [u8]>>),
+    /// The base kept, and a patch of the records that differ from it.
+    Patch { base: SegRef, patch: Vec<u8> },
+}
+
+impl EncodedTable<'_> {
+    /// What to write of the table: the base's pieces (none when kept) and
+    /// the patch's.
+    fn parts(&self) -> (Vec<&[u8]>, Vec<&[u8]>) {
+        match self {
+            EncodedTable::Whole(pieces) => {
+                (pieces.iter().map(|p| p.as_ref()).collect(), Vec::new())
+            }
+            EncodedTable::Patch { patch, .. } => (Vec::new(), vec![patch.as_slice()]),
         }
-        h.digest()
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.pieces.concat()
     }
 }
 
-/// Encodes a body from records and the dependents index (sorted).
+/// An encoded body: the two tables and the dependents.
+pub struct EncodedBody<'a> {
+    models: EncodedTable<'a>,
+    outputs: EncodedTable<'a>,
+    dependents: Vec<u8>,
+}
+
+/// Encodes a body from records and the dependents index (sorted). With
+/// `old`, the body read from the index, whose records are at the same
+/// positions (the same sources, in the same order), the tables may be
+/// written as patches of its tables.
 pub fn encode_body<'a>(
     models: &'a [RecordOut<ModelRecord>],
     outputs: &'a [RecordOut<OutputRecord>],
     dependents: &[(u64, u32)],
+    old: Option<&Body>,
 ) -> EncodedBody<'a> {
-    let mut pieces = Vec::with_capacity(2 * models.len() + 3);
-    Table::write(models, &mut pieces);
-    Table::write(outputs, &mut pieces);
     let mut deps = Vec::with_capacity(dependents.len() * 12);
     for (h, p) in dependents {
         deps.extend_from_slice(&h.to_le_bytes());
         deps.extend_from_slice(&p.to_le_bytes());
     }
-    pieces.push(Cow::Owned(deps));
-    EncodedBody { pieces }
+    EncodedBody {
+        models: Records::encode(old.map(|b| &b.model_records), encode_records(models)),
+        outputs: Records::encode(old.map(|b| &b.output_records), encode_records(outputs)),
+        dependents: deps,
+    }
 }
 
-/// The bytes of an index: the file mapped into memory, or given.
+/// The bytes of a segment: the file mapped into memory, or none.
 #[derive(Debug)]
 enum Bytes {
     Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
+    Empty,
 }
 
 impl std::ops::Deref for Bytes {
@@ -331,19 +447,199 @@ impl std::ops::Deref for Bytes {
     fn deref(&self) -> &[u8] {
         match self {
             Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
+            Bytes::Empty => &[],
         }
     }
+}
+
+/// The index is a small head file naming its segments, each a file of
+/// its own named by its content hash. A build writes only the segments
+/// whose content changed — after an edit, usually just the stamps — and
+/// the head last; a crash before the head leaves the last index whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seg {
+    /// Each source's root and path: changes when sources come and go.
+    Names,
+    /// Each source's stamp, content hash and racy flag, fixed width.
+    Stamps,
+    Dirs,
+    Models,
+    ModelsPatch,
+    Outputs,
+    OutputsPatch,
+    Dependents,
+}
+
+const SEGMENTS: [Seg; 8] = [
+    Seg::Names,
+    Seg::Stamps,
+    Seg::Dirs,
+    Seg::Models,
+    Seg::ModelsPatch,
+    Seg::Outputs,
+    Seg::OutputsPatch,
+    Seg::Dependents,
+];
+
+impl Seg {
+    fn name(self) -> &'static str {
+        match self {
+            Seg::Names => "names",
+            Seg::Stamps => "stamps",
+            Seg::Dirs => "dirs",
+            Seg::Models => "models",
+            Seg::ModelsPatch => "models.patch",
+            Seg::Outputs => "outputs",
+            Seg::OutputsPatch => "outputs.patch",
+            Seg::Dependents => "dependents",
+        }
+    }
+
+    /// Whether the segment is read with the manifest (rather than with
+    /// the body).
+    fn in_manifest(self) -> bool {
+        matches!(self, Seg::Names | Seg::Stamps | Seg::Dirs)
+    }
+}
+
+/// A segment as the head records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SegRef {
+    hash: u64,
+    len: u64,
+}
+
+impl SegRef {
+    fn of(pieces: &[&[u8]]) -> SegRef {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let mut len = 0;
+        for p in pieces {
+            h.update(p);
+            len += p.len() as u64;
+        }
+        SegRef {
+            hash: h.digest(),
+            len,
+        }
+    }
+
+    fn path(&self, statedir: &Path, seg: Seg) -> PathBuf {
+        statedir.join(format!("index-{}-{:016x}", seg.name(), self.hash))
+    }
+}
+
+/// Maps a segment and checks it against its reference.
+fn open_segment(statedir: &Path, seg: Seg, r: SegRef) -> Result<Bytes, IndexError> {
+    if r.len == 0 {
+        return Ok(Bytes::Empty);
+    }
+    let path = r.path(statedir, seg);
+    let f = std::fs::File::open(&path)
+        .map_err(|e| IndexError::Corrupt(format!("segment {} unreadable: {e}", path.display())))?;
+    // SAFETY: segments are never modified in place: a segment file is
+    // only ever created by renaming a complete file to a name derived from
+    // its content, and builds hold the wiki's lock.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| IndexError::Io(path.clone(), e))?;
+    if map.len() as u64 != r.len || content_hash(&map) != r.hash {
+        return Err(IndexError::Corrupt(format!(
+            "segment {} does not match the index",
+            path.display()
+        )));
+    }
+    Ok(Bytes::Mapped(map))
+}
+
+/// Width of one source's record in the stamps segment: mtime, size,
+/// content hash, racy flag.
+const STAMP_WIDTH: usize = 8 + 8 + 8 + 1;
+
+fn encode_stamps(files: &[FileEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(files.len() * STAMP_WIDTH);
+    for f in files {
+        out.extend_from_slice(&f.stamp.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&f.stamp.size.to_le_bytes());
+        out.extend_from_slice(&f.hash.to_le_bytes());
+        out.push(f.racy as u8);
+    }
+    out
+}
+
+/// Sources' names as the names segment holds them.
+struct NamesOut<'a>(&'a [FileEntry]);
+
+impl Serialize for NamesOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| (f.root, f.rel.as_str())))
+    }
+}
+
+/// Joins the names and stamps segments into file entries.
+fn decode_files(names: &[u8], stamps: &[u8]) -> Result<Vec<FileEntry>, IndexError> {
+    let names: Vec<(u16, String)> = if names.is_empty() {
+        Vec::new()
+    } else {
+        postcard::from_bytes(names).map_err(|e| IndexError::Corrupt(e.to_string()))?
+    };
+    if stamps.len() != names.len() * STAMP_WIDTH {
+        return Err(IndexError::Corrupt("stamps do not match names".into()));
+    }
+    let word = |c: &[u8], i: usize| u64::from_le_bytes(c[i..i + 8].try_into().unwrap());
+    Ok(names
+        .into_iter()
+        .zip(stamps.chunks_exact(STAMP_WIDTH))
+        .map(|((root, rel), c)| FileEntry {
+            rel,
+            root,
+            stamp: Stamp {
+                mtime_ns: word(c, 0) as i64,
+                size: word(c, 8),
+            },
+            hash: word(c, 16),
+            racy: c[24] != 0,
+        })
+        .collect())
+}
+
+/// The head: the manifest's small fields and the segments.
+#[derive(Deserialize)]
+struct Head {
+    tool: String,
+    destdir: String,
+    config_hash: u64,
+    templates: Vec<(String, Stamp)>,
+    scan_warnings: Vec<String>,
+    next_change: Option<i64>,
+    counts: (usize, usize),
+    segments: [SegRef; 8],
+}
+
+/// [`Head`] as written, borrowing from the manifest.
+#[derive(Serialize)]
+struct HeadOut<'a> {
+    tool: &'a str,
+    destdir: &'a str,
+    config_hash: u64,
+    templates: &'a [(String, Stamp)],
+    scan_warnings: &'a [String],
+    next_change: Option<i64>,
+    counts: (usize, usize),
+    segments: [SegRef; 8],
 }
 
 /// A loaded index: the manifest now, the body on demand.
 #[derive(Debug)]
 pub struct Index {
     pub manifest: Manifest,
-    bytes: Arc<Bytes>,
-    body_hash: u64,
-    body_start: usize,
+    statedir: PathBuf,
+    segments: [SegRef; 8],
+    /// Whether the body's segments were read and found whole.
+    body_read: std::sync::atomic::AtomicBool,
 }
+
+/// The segments a loaded index found whole, for [`Index::save`] to keep
+/// rather than write again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kept([Option<SegRef>; 8]);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -365,206 +661,414 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// Header: magic, format, manifest length, manifest hash, body hash.
-const HEADER: usize = 8 + 4 + 8 + 8 + 8;
+/// Header of the head file: magic, format, head length, head hash.
+const HEADER: usize = 8 + 4 + 8 + 8;
 
 impl Index {
-    /// Maps the index file and reads its manifest; the body is decoded
-    /// when [`body`](Self::body) is called, and only the parts of the
-    /// file a refresh looks at are ever read from disk.
+    /// Reads the head and the segments the manifest is made of; the
+    /// body is read when [`body`](Self::body) is called.
     pub fn load(statedir: &Path) -> Result<Index, IndexError> {
         let path = index_path(statedir);
-        let f = match std::fs::File::open(&path) {
-            Ok(f) => f,
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(IndexError::Missing),
             Err(e) => return Err(IndexError::Io(path, e)),
         };
-        let len = f
-            .metadata()
-            .map_err(|e| IndexError::Io(path.clone(), e))?
-            .len();
-        if len < HEADER as u64 {
-            return Err(IndexError::Corrupt("truncated header".into()));
-        }
-        // SAFETY: the index is only ever replaced by renaming a new file
-        // over it (see `save`), never modified in place, and builds hold
-        // the wiki's lock, so the mapped file does not change under us.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| IndexError::Io(path, e))?;
-        Self::from_mapped(Bytes::Mapped(map))
-    }
-
-    /// Parses a whole index held in memory.
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Index, IndexError> {
-        Self::from_mapped(Bytes::Owned(bytes))
-    }
-
-    fn from_mapped(bytes: Bytes) -> Result<Index, IndexError> {
-        if bytes.len() < HEADER {
-            return Err(IndexError::Corrupt("bad header".into()));
-        }
-        let (mlen, mhash, bhash) = parse_header(&bytes[..HEADER])?;
-        let mbytes = bytes
-            .get(HEADER..HEADER + mlen)
-            .ok_or_else(|| IndexError::Corrupt("truncated manifest".into()))?;
-        if content_hash(mbytes) != mhash {
-            return Err(IndexError::Corrupt("manifest checksum mismatch".into()));
-        }
-        let manifest: Manifest =
-            postcard::from_bytes(mbytes).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let head = parse_head(&bytes)?;
+        let open = |seg: Seg| open_segment(statedir, seg, head.segments[seg as usize]);
+        let files = decode_files(&open(Seg::Names)?, &open(Seg::Stamps)?)?;
+        let dirs_bytes = open(Seg::Dirs)?;
+        let dirs = if dirs_bytes.is_empty() {
+            Vec::new()
+        } else {
+            postcard::from_bytes(&dirs_bytes).map_err(|e| IndexError::Corrupt(e.to_string()))?
+        };
         Ok(Index {
-            manifest,
-            bytes: Arc::new(bytes),
-            body_hash: bhash,
-            body_start: HEADER + mlen,
+            manifest: Manifest {
+                tool: head.tool,
+                destdir: head.destdir,
+                config_hash: head.config_hash,
+                templates: head.templates,
+                files,
+                dirs,
+                scan_warnings: head.scan_warnings,
+                next_change: head.next_change,
+                counts: head.counts,
+            },
+            statedir: statedir.to_path_buf(),
+            segments: head.segments,
+            body_read: false.into(),
         })
     }
 
-    /// Checks and decodes the body.
+    /// Reads, checks and decodes the body.
     pub fn body(&self) -> Result<Body, IndexError> {
-        if content_hash(&self.bytes[self.body_start..]) != self.body_hash {
-            return Err(IndexError::Corrupt("body checksum mismatch".into()));
-        }
-        let body = Body::decode(self.bytes.clone(), self.body_start)?;
+        let open = |seg: Seg| open_segment(&self.statedir, seg, self.segments[seg as usize]);
+        let table = |base: Seg, patch: Seg| {
+            Records::read(open(base)?, self.segments[base as usize], open(patch)?)
+        };
+        let body = Body::decode(
+            table(Seg::Models, Seg::ModelsPatch)?,
+            table(Seg::Outputs, Seg::OutputsPatch)?,
+            &open(Seg::Dependents)?,
+        )?;
         if body.models.len() != self.manifest.files.len() {
             return Err(IndexError::Corrupt("body does not match manifest".into()));
         }
+        self.body_read
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(body)
     }
 
-    fn header(manifest: &[u8], body_hash: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT.to_le_bytes());
-        out.extend_from_slice(&(manifest.len() as u64).to_le_bytes());
-        out.extend_from_slice(&content_hash(manifest).to_le_bytes());
-        out.extend_from_slice(&body_hash.to_le_bytes());
-        out
+    /// The segments known whole: the manifest's always, the body's once
+    /// read.
+    pub fn kept(&self) -> Kept {
+        let body = self.body_read.load(std::sync::atomic::Ordering::Relaxed);
+        Kept(SEGMENTS.map(|s| {
+            let known = s.in_manifest() || body;
+            known.then_some(self.segments[s as usize])
+        }))
     }
 
-    /// Serialises an index from a manifest and an encoded body.
-    pub fn to_bytes(manifest: &Manifest, body: &[u8]) -> Vec<u8> {
-        let m = postcard::to_allocvec(manifest).unwrap_or_default();
-        let mut out = Self::header(&m, content_hash(body));
-        out.extend_from_slice(&m);
-        out.extend_from_slice(body);
-        out
-    }
-
-    /// Writes the index atomically, piece by piece.
-    pub fn save(statedir: &Path, manifest: &Manifest, body: &EncodedBody) -> std::io::Result<()> {
+    /// Writes the index: the segments that differ from those in `kept`,
+    /// then the head (atomically), then removes segments nothing refers
+    /// to any more.
+    pub fn save(
+        statedir: &Path,
+        manifest: &Manifest,
+        body: &EncodedBody,
+        kept: Kept,
+    ) -> std::io::Result<()> {
         std::fs::create_dir_all(statedir)?;
-        // Sized ahead: grown by doubling, the buffer cost more (copies and
-        // fresh pages) than encoding into it.
+        let names = postcard::to_extend(
+            &NamesOut(&manifest.files),
+            Vec::with_capacity(32 * manifest.files.len() + 16),
+        )
+        .unwrap_or_default();
         let entries: usize = manifest.dirs.iter().map(|d| d.entries.len() + 1).sum();
-        let capacity = 64 * (manifest.files.len() + entries) + 4096;
-        let m = postcard::to_extend(manifest, Vec::with_capacity(capacity)).unwrap_or_default();
-        let header = Self::header(&m, body.hash());
-        let parts: Vec<&[u8]> = [header.as_slice(), m.as_slice()]
-            .into_iter()
-            .chain(body.pieces.iter().map(|p| p.as_ref()))
-            .collect();
-        crate::write::write_atomic_parts(&index_path(statedir), &parts)
+        let dirs = postcard::to_extend(&manifest.dirs, Vec::with_capacity(32 * entries + 16))
+            .unwrap_or_default();
+        let stamps = encode_stamps(&manifest.files);
+        let (models, models_patch) = body.models.parts();
+        let (outputs, outputs_patch) = body.outputs.parts();
+        let parts: [Vec<&[u8]>; 8] = [
+            vec![&names],
+            vec![&stamps],
+            vec![&dirs],
+            models,
+            models_patch,
+            outputs,
+            outputs_patch,
+            vec![&body.dependents],
+        ];
+        let mut refs: [SegRef; 8] = std::array::from_fn(|i| SegRef::of(&parts[i]));
+        let mut kept = kept.0;
+        // A table written as a patch keeps its base, known whole.
+        for (seg, table) in [(Seg::Models, &body.models), (Seg::Outputs, &body.outputs)] {
+            if let EncodedTable::Patch { base, .. } = table {
+                refs[seg as usize] = *base;
+                kept[seg as usize] = Some(*base);
+            }
+        }
+        for (i, seg) in SEGMENTS.into_iter().enumerate() {
+            if refs[i].len == 0 || kept[i] == Some(refs[i]) {
+                continue;
+            }
+            crate::write::write_atomic_parts(&refs[i].path(statedir, seg), &parts[i])?;
+        }
+        let head = postcard::to_allocvec(&HeadOut {
+            tool: &manifest.tool,
+            destdir: &manifest.destdir,
+            config_hash: manifest.config_hash,
+            templates: &manifest.templates,
+            scan_warnings: &manifest.scan_warnings,
+            next_change: manifest.next_change,
+            counts: manifest.counts,
+            segments: refs,
+        })
+        .unwrap_or_default();
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT.to_le_bytes());
+        header.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        header.extend_from_slice(&content_hash(&head).to_le_bytes());
+        crate::write::write_atomic_parts(&index_path(statedir), &[&header, &head])?;
+        remove_unused_segments(statedir, &refs);
+        Ok(())
     }
 }
 
-fn parse_header(h: &[u8]) -> Result<(usize, u64, u64), IndexError> {
-    if &h[..8] != MAGIC {
+/// Removes segment files (and temporary files of segments) the head does
+/// not name: those of earlier builds, or of one that stopped before
+/// writing its head. Best effort: a stray file costs only disk space.
+fn remove_unused_segments(statedir: &Path, refs: &[SegRef; 8]) {
+    let current: Vec<String> = SEGMENTS
+        .iter()
+        .zip(refs)
+        .map(|(s, r)| format!("index-{}-{:016x}", s.name(), r.hash))
+        .collect();
+    let Ok(dir) = std::fs::read_dir(statedir) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("index-") && !current.iter().any(|c| c == name) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn parse_head(bytes: &[u8]) -> Result<Head, IndexError> {
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
         return Err(IndexError::Corrupt("bad header".into()));
     }
-    let format = u32::from_le_bytes(h[8..12].try_into().unwrap());
+    let format = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
     if format != FORMAT {
         return Err(IndexError::Format(format!(
             "format {format}, expected {FORMAT}"
         )));
     }
-    let mlen = u64::from_le_bytes(h[12..20].try_into().unwrap()) as usize;
-    if mlen > (1 << 34) {
-        return Err(IndexError::Corrupt("impossible manifest length".into()));
+    let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
+    let hash = u64::from_le_bytes(bytes[20..28].try_into().unwrap());
+    let head = usize::try_from(len)
+        .ok()
+        .and_then(|len| bytes.get(HEADER..HEADER.checked_add(len)?))
+        .filter(|h| HEADER + h.len() == bytes.len())
+        .ok_or_else(|| IndexError::Corrupt("truncated head".into()))?;
+    if content_hash(head) != hash {
+        return Err(IndexError::Corrupt("head checksum mismatch".into()));
     }
-    let mhash = u64::from_le_bytes(h[20..28].try_into().unwrap());
-    let bhash = u64::from_le_bytes(h[28..36].try_into().unwrap());
-    Ok((mlen, mhash, bhash))
+    postcard::from_bytes(head).map_err(|e| IndexError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> (Manifest, Vec<u8>) {
-        let m = Manifest {
+    fn manifest(n: usize) -> Manifest {
+        Manifest {
             tool: "wikic test".into(),
             destdir: "/out".into(),
             config_hash: 7,
             templates: vec![],
-            dirs: vec![],
-            scan_warnings: vec![],
-            next_change: None,
-            counts: (1, 0),
-            files: vec![FileEntry {
-                rel: "index.mdwn".into(),
+            dirs: vec![crate::scan::DirRecord {
                 root: 0,
-                stamp: Stamp {
-                    mtime_ns: 1,
-                    size: 2,
-                },
-                hash: 3,
+                rel: String::new(),
+                mtime_ns: 5,
                 racy: false,
+                entries: vec![("index.mdwn".into(), 0)],
             }],
-        };
-        let models = [RecordOut::Fresh(Box::new(ModelRecord {
+            scan_warnings: vec!["w".into()],
+            next_change: Some(9),
+            counts: (n, 0),
+            files: (0..n)
+                .map(|i| FileEntry {
+                    rel: format!("p{i}.mdwn"),
+                    root: 0,
+                    stamp: Stamp {
+                        mtime_ns: i as i64,
+                        size: 2,
+                    },
+                    hash: 3,
+                    racy: i % 2 == 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn model(i: usize) -> ModelRecord {
+        ModelRecord {
             kind: Some("mdwn".into()),
-            links: vec!["a".into()],
+            links: vec![format!("target{i}")],
             ..Default::default()
-        }))];
-        let outputs = [RecordOut::Fresh(Box::new(OutputRecord {
+        }
+    }
+
+    fn output(i: usize) -> OutputRecord {
+        OutputRecord {
             depends: vec![("b".into(), 1)],
-            outputs: vec![("index.html".into(), 9)],
-        }))];
-        let encoded = encode_body(&models, &outputs, &[(name_hash("b"), 0)]);
-        // What `save` writes piece by piece hashes as the whole does.
-        assert_eq!(encoded.hash(), content_hash(&encoded.to_vec()));
-        (m, encoded.to_vec())
+            outputs: vec![(format!("p{i}/index.html"), i as u64)],
+        }
+    }
+
+    /// Saves fresh records for `n` pages.
+    fn save_fresh(dir: &Path, m: &Manifest, kept: Kept) {
+        let n = m.files.len();
+        let models: Vec<_> = (0..n)
+            .map(|i| RecordOut::Fresh(Box::new(model(i))))
+            .collect();
+        let outputs: Vec<_> = (0..n)
+            .map(|i| RecordOut::Fresh(Box::new(output(i))))
+            .collect();
+        let deps = [(name_hash("b"), 0)];
+        Index::save(dir, m, &encode_body(&models, &outputs, &deps, None), kept).unwrap();
+    }
+
+    fn segment_files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("index-"))
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
     fn round_trips() {
-        let (m, b) = sample();
-        let idx = Index::from_bytes(Index::to_bytes(&m, &b)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(3);
+        save_fresh(dir.path(), &m, Kept::default());
+        let idx = Index::load(dir.path()).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();
-        assert_eq!(body.models[0].links, vec!["a".to_string()]);
-        assert_eq!(body.output(0).outputs[0].0, "index.html");
+        assert_eq!(body.models[1], model(1));
+        assert_eq!(*body.output(2), output(2));
         assert_eq!(body.dependents_of(name_hash("b")).collect::<Vec<_>>(), [0]);
         assert_eq!(body.dependents_of(name_hash("c")).count(), 0);
-        // Unchanged records are written back byte for byte.
-        let models = [RecordOut::Same(body.model_raw(0))];
-        let outputs = [RecordOut::Same(body.output_raw(0))];
-        let again = encode_body(&models, &outputs, &body.dependents);
-        assert_eq!(again.to_vec(), b);
+    }
+
+    #[test]
+    fn an_edit_writes_the_stamps_and_a_patch_not_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = manifest(40);
+        save_fresh(dir.path(), &m, Kept::default());
+        let before = segment_files(dir.path());
+        let idx = Index::load(dir.path()).unwrap();
+        let body = idx.body().unwrap();
+
+        // One source edited: its stamp and its output record change.
+        m.files[7].stamp.mtime_ns = 1000;
+        let models: Vec<_> = (0..40)
+            .map(|i| RecordOut::Same(body.model_raw(i)))
+            .collect();
+        let outputs: Vec<_> = (0..40)
+            .map(|i| match i {
+                7 => RecordOut::Fresh(Box::new(OutputRecord {
+                    outputs: vec![("p7/index.html".into(), 77)],
+                    ..output(7)
+                })),
+                _ => RecordOut::Same(body.output_raw(i)),
+            })
+            .collect();
+        let deps = body.dependents.clone();
+        let enc = encode_body(&models, &outputs, &deps, Some(&body));
+        Index::save(dir.path(), &m, &enc, idx.kept()).unwrap();
+        let after = segment_files(dir.path());
+        let new: Vec<&String> = after.iter().filter(|f| !before.contains(f)).collect();
+        assert_eq!(new.len(), 2, "only stamps and a patch are new: {new:?}");
+        assert!(new.iter().any(|f| f.starts_with("index-stamps-")));
+        assert!(new.iter().any(|f| f.starts_with("index-outputs.patch-")));
+        assert!(
+            !after
+                .iter()
+                .any(|f| f.starts_with("index-stamps-") && before.contains(f)),
+            "the old stamps are removed"
+        );
+
+        let idx2 = Index::load(dir.path()).unwrap();
+        assert_eq!(idx2.manifest, m);
+        let body2 = idx2.body().unwrap();
+        assert_eq!(body2.output(7).outputs, [("p7/index.html".to_string(), 77)]);
+        assert_eq!(*body2.output(8), output(8));
+        assert_eq!(body2.models[39], model(39));
+
+        // Carried on: the patch is kept while small, and every record
+        // reads as the last build left it.
+        let outputs: Vec<_> = (0..40)
+            .map(|i| RecordOut::Same(body2.output_raw(i)))
+            .collect();
+        let models: Vec<_> = (0..40)
+            .map(|i| RecordOut::Same(body2.model_raw(i)))
+            .collect();
+        let enc = encode_body(&models, &outputs, &deps, Some(&body2));
+        Index::save(dir.path(), &m, &enc, idx2.kept()).unwrap();
+        assert_eq!(
+            segment_files(dir.path()),
+            after,
+            "nothing changed, nothing written"
+        );
+        drop((body, idx, body2, idx2));
+
+        // Most records changed: the whole table is written again, no patch.
+        let idx3 = Index::load(dir.path()).unwrap();
+        let body3 = idx3.body().unwrap();
+        let outputs: Vec<_> = (0..40)
+            .map(|i| {
+                RecordOut::Fresh(Box::new(OutputRecord {
+                    outputs: vec![(format!("moved/p{i}.html"), 1)],
+                    ..output(i)
+                }))
+            })
+            .collect();
+        let models: Vec<_> = (0..40)
+            .map(|i| RecordOut::Same(body3.model_raw(i)))
+            .collect();
+        let enc = encode_body(&models, &outputs, &deps, Some(&body3));
+        Index::save(dir.path(), &m, &enc, idx3.kept()).unwrap();
+        let files = segment_files(dir.path());
+        assert!(!files.iter().any(|f| f.starts_with("index-outputs.patch-")));
+        let body4 = Index::load(dir.path()).unwrap().body().unwrap();
+        assert_eq!(body4.output(7).outputs[0].0, "moved/p7.html");
     }
 
     #[test]
     fn damage_is_detected_not_fatal() {
-        let (m, b) = sample();
-        let mut bytes = Index::to_bytes(&m, &b);
-        let n = bytes.len();
-        bytes[n - 3] ^= 0xff;
-        let idx = Index::from_bytes(bytes).unwrap();
-        assert!(
-            matches!(idx.body(), Err(IndexError::Corrupt(_))),
-            "body damage found when read"
-        );
-        let mut bytes = Index::to_bytes(&m, &b);
-        bytes[HEADER + 2] ^= 0xff;
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(3);
+        save_fresh(dir.path(), &m, Kept::default());
+        let head = std::fs::read(index_path(dir.path())).unwrap();
+        let seg = |prefix: &str| {
+            dir.path().join(
+                segment_files(dir.path())
+                    .into_iter()
+                    .find(|f| f.starts_with(prefix))
+                    .unwrap(),
+            )
+        };
+
+        // A damaged body segment is found when the body is read.
+        let models = seg("index-models-");
+        let good = std::fs::read(&models).unwrap();
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() ^= 0xff;
+        std::fs::write(&models, &bad).unwrap();
+        let idx = Index::load(dir.path()).unwrap();
+        assert!(matches!(idx.body(), Err(IndexError::Corrupt(_))));
+        std::fs::write(&models, &good).unwrap();
+
+        // A missing manifest segment, when the index is loaded.
+        let stamps = seg("index-stamps-");
+        let kept = std::fs::read(&stamps).unwrap();
+        std::fs::remove_file(&stamps).unwrap();
         assert!(matches!(
-            Index::from_bytes(bytes),
+            Index::load(dir.path()),
             Err(IndexError::Corrupt(_))
         ));
-        assert!(Index::from_bytes(b"short".to_vec()).is_err());
-        let mut wrong = Index::to_bytes(&m, &b);
-        wrong[8] = 99;
+        std::fs::write(&stamps, kept).unwrap();
+        assert!(Index::load(dir.path()).unwrap().body().is_ok());
+
+        // The head: damaged, truncated, another format.
+        let mut h = head.clone();
+        *h.last_mut().unwrap() ^= 0xff;
+        std::fs::write(index_path(dir.path()), &h).unwrap();
         assert!(matches!(
-            Index::from_bytes(wrong),
+            Index::load(dir.path()),
+            Err(IndexError::Corrupt(_))
+        ));
+        std::fs::write(index_path(dir.path()), &head[..head.len() - 1]).unwrap();
+        assert!(matches!(
+            Index::load(dir.path()),
+            Err(IndexError::Corrupt(_))
+        ));
+        std::fs::write(index_path(dir.path()), b"short").unwrap();
+        assert!(Index::load(dir.path()).is_err());
+        let mut wrong = head.clone();
+        wrong[8] = 99;
+        std::fs::write(index_path(dir.path()), &wrong).unwrap();
+        assert!(matches!(
+            Index::load(dir.path()),
             Err(IndexError::Format(_))
         ));
     }

@@ -23,8 +23,8 @@ use crate::config::Config;
 use crate::directives::shortcut::Shortcut;
 use crate::directives::{Context, PageState, Params};
 use crate::index::{
-    Body, FileEntry, Index, IndexError, Manifest, ModelRecord, OutputRecord, RecordOut, Stamp,
-    content_hash, encode_body, name_hash,
+    Body, FileEntry, Index, IndexError, Kept, Manifest, ModelRecord, OutputRecord, RecordOut,
+    Stamp, content_hash, encode_body, name_hash,
 };
 use crate::links::scan_links;
 use crate::preprocess::{find_all, parse_params};
@@ -313,6 +313,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         },
         _ => None,
     };
+    let kept = loaded.as_ref().map(Index::kept).unwrap_or_default();
     let (old_state, previous_outputs): (Option<OldState>, Vec<String>) = match (loaded, body) {
         (Some(i), Some(body)) if incremental => (
             Some(OldState {
@@ -343,6 +344,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         },
         old_state,
         &previous_outputs,
+        kept,
         crashed,
         build_start_ns,
         chash,
@@ -649,6 +651,7 @@ fn run(
     found: Found,
     mut old_state: Option<OldState>,
     previous_outputs: &[String],
+    kept: Kept,
     crashed: bool,
     build_start_ns: i64,
     chash: u64,
@@ -857,8 +860,6 @@ fn run(
         ModelRecord {
             kind: p.kind.clone(),
             internal: p.internal,
-            ctime: p.ctime,
-            mtime: p.mtime,
             links: p.links.clone(),
             typed: p.typed.clone(),
             meta: p.meta.clone(),
@@ -984,7 +985,8 @@ fn run(
     Index::save(
         &config.statedir,
         &manifest,
-        &encode_body(&models, &outputs, &dependents),
+        &encode_body(&models, &outputs, &dependents, old.map(|o| &o.body)),
+        kept,
     )
     .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
     report.timings.push(("index save", t4.elapsed()));
