@@ -637,9 +637,28 @@ pub struct Index {
 }
 
 /// The segments a loaded index found whole, for [`Index::save`] to keep
-/// rather than write again.
+/// rather than write again; and whether the build knows the sources'
+/// names and the directory listings to be the same as then, so that
+/// their segments are kept without encoding them again (about a
+/// millisecond for a wiki of a few thousand pages).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Kept([Option<SegRef>; 8]);
+pub struct Kept {
+    refs: [Option<SegRef>; 8],
+    same_names: bool,
+    same_dirs: bool,
+}
+
+impl Kept {
+    /// The sources are the last build's, in the same order.
+    pub fn same_names(&mut self) {
+        self.same_names = true;
+    }
+
+    /// The directory records are the last build's, racy flags included.
+    pub fn same_dirs(&mut self) {
+        self.same_dirs = true;
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -724,10 +743,13 @@ impl Index {
     /// read.
     pub fn kept(&self) -> Kept {
         let body = self.body_read.load(std::sync::atomic::Ordering::Relaxed);
-        Kept(SEGMENTS.map(|s| {
-            let known = s.in_manifest() || body;
-            known.then_some(self.segments[s as usize])
-        }))
+        Kept {
+            refs: SEGMENTS.map(|s| {
+                let known = s.in_manifest() || body;
+                known.then_some(self.segments[s as usize])
+            }),
+            ..Kept::default()
+        }
     }
 
     /// Writes the index: the segments that differ from those in `kept`,
@@ -740,14 +762,33 @@ impl Index {
         kept: Kept,
     ) -> std::io::Result<()> {
         std::fs::create_dir_all(statedir)?;
-        let names = postcard::to_extend(
-            &NamesOut(&manifest.files),
-            Vec::with_capacity(32 * manifest.files.len() + 16),
-        )
-        .unwrap_or_default();
-        let entries: usize = manifest.dirs.iter().map(|d| d.entries.len() + 1).sum();
-        let dirs = postcard::to_extend(&manifest.dirs, Vec::with_capacity(32 * entries + 16))
-            .unwrap_or_default();
+        // Segments the build vouches for are not encoded (checked in
+        // debug builds).
+        let vouched = |seg: Seg, same: bool, encode: &dyn Fn() -> Vec<u8>| match kept.refs
+            [seg as usize]
+            .filter(|_| same)
+        {
+            Some(r) => {
+                debug_assert_eq!(SegRef::of(&[&encode()]), r, "{} vouched for", seg.name());
+                (r, Vec::new())
+            }
+            None => {
+                let bytes = encode();
+                (SegRef::of(&[&bytes]), bytes)
+            }
+        };
+        let (names_ref, names) = vouched(Seg::Names, kept.same_names, &|| {
+            postcard::to_extend(
+                &NamesOut(&manifest.files),
+                Vec::with_capacity(32 * manifest.files.len() + 16),
+            )
+            .unwrap_or_default()
+        });
+        let (dirs_ref, dirs) = vouched(Seg::Dirs, kept.same_dirs, &|| {
+            let entries: usize = manifest.dirs.iter().map(|d| d.entries.len() + 1).sum();
+            postcard::to_extend(&manifest.dirs, Vec::with_capacity(32 * entries + 16))
+                .unwrap_or_default()
+        });
         let stamps = encode_stamps(&manifest.files);
         let (models, models_patch) = body.models.parts();
         let (outputs, outputs_patch) = body.outputs.parts();
@@ -762,7 +803,9 @@ impl Index {
             vec![&body.dependents],
         ];
         let mut refs: [SegRef; 8] = std::array::from_fn(|i| SegRef::of(&parts[i]));
-        let mut kept = kept.0;
+        refs[Seg::Names as usize] = names_ref;
+        refs[Seg::Dirs as usize] = dirs_ref;
+        let mut kept = kept.refs;
         // A table written as a patch keeps its base, known whole.
         for (seg, table) in [(Seg::Models, &body.models), (Seg::Outputs, &body.outputs)] {
             if let EncodedTable::Patch { base, .. } = table {
@@ -954,7 +997,12 @@ mod tests {
             .collect();
         let deps = body.dependents.clone();
         let enc = encode_body(&models, &outputs, &deps, Some(&body));
-        Index::save(dir.path(), &m, &enc, idx.kept()).unwrap();
+        // Names and listings vouched for are kept without being encoded
+        // (debug builds check the vouch).
+        let mut kept = idx.kept();
+        kept.same_names();
+        kept.same_dirs();
+        Index::save(dir.path(), &m, &enc, kept).unwrap();
         let after = segment_files(dir.path());
         let new: Vec<&String> = after.iter().filter(|f| !before.contains(f)).collect();
         assert_eq!(new.len(), 2, "only stamps and a patch are new: {new:?}");

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use crate::config::Config;
 use crate::names::{
     abs2rel, basename, beautify_urlpath, dirname, pagetitle, targetpage, uri_escape,
@@ -312,14 +310,86 @@ impl NameIndex {
     }
 }
 
+/// The output paths (relative to destdir) of the published sources, as
+/// a set, without making the strings: a page's path is its name and a
+/// suffix, a raw file's its own path.
+#[derive(Debug, Clone, Default)]
+struct DestIndex {
+    table: hashbrown::HashTable<PageId>,
+    /// `.html`, and `/index.html` with `usedirs`.
+    page_suffix: String,
+    dir_suffix: String,
+    usedirs: bool,
+}
+
+impl DestIndex {
+    /// FNV-1a over the parts one after another, so that a path hashes the
+    /// same whole or in pieces.
+    fn hash(parts: [&str; 2]) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for b in parts.iter().flat_map(|p| p.bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    fn parts<'a>(&'a self, p: &'a Page) -> Option<[&'a str; 2]> {
+        if p.internal {
+            return None;
+        }
+        Some(match p.kind {
+            None => [p.file.as_str(), ""],
+            Some(_) if !self.usedirs || p.name == "index" => [&p.name, &self.page_suffix],
+            Some(_) => [&p.name, &self.dir_suffix],
+        })
+    }
+
+    fn build(pages: &[Page], config: &Config) -> DestIndex {
+        let mut d = DestIndex {
+            table: hashbrown::HashTable::with_capacity(pages.len()),
+            page_suffix: format!(".{}", config.htmlext),
+            dir_suffix: format!("/index.{}", config.htmlext),
+            usedirs: config.usedirs,
+        };
+        let mut table = std::mem::take(&mut d.table);
+        for (i, p) in pages.iter().enumerate() {
+            let Some(key) = d.parts(p) else { continue };
+            let same = |id: &PageId| {
+                d.parts(&pages[*id as usize]).is_some_and(|k| {
+                    k.iter()
+                        .flat_map(|s| s.bytes())
+                        .eq(key.iter().flat_map(|s| s.bytes()))
+                })
+            };
+            if table.find(Self::hash(key), same).is_none() {
+                table.insert_unique(Self::hash(key), i as PageId, |id| {
+                    d.parts(&pages[*id as usize]).map_or(0, Self::hash)
+                });
+            }
+        }
+        d.table = table;
+        d
+    }
+
+    fn contains(&self, pages: &[Page], path: &str) -> bool {
+        self.table
+            .find(Self::hash([path, ""]), |id| {
+                self.parts(&pages[*id as usize]).is_some_and(|[a, b]| {
+                    path.len() == a.len() + b.len() && path.starts_with(a) && path.ends_with(b)
+                })
+            })
+            .is_some()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Wiki {
     pub config: Arc<Config>,
     pub pages: Vec<Page>,
     by_name: NameIndex,
     by_lc: NameIndex,
-    /// Output path (relative to destdir) to the page that renders it.
-    dest: FxHashMap<String, PageId>,
+    /// Output paths (relative to destdir) of the published sources.
+    dest: DestIndex,
     /// For each page, the pages that link to it (ikiwiki's %backlinks).
     pub backlinks: Vec<Vec<PageId>>,
     /// For each page, where each of its links resolves (parallel to
@@ -339,7 +409,7 @@ impl Wiki {
             pages,
             by_name: NameIndex::default(),
             by_lc: NameIndex::default(),
-            dest: FxHashMap::default(),
+            dest: DestIndex::default(),
             backlinks: Vec::new(),
             resolved: Vec::new(),
             linkers: Vec::new(),
@@ -351,8 +421,6 @@ impl Wiki {
 
     /// Rebuilds the name, case and destination maps after `pages` changed.
     pub fn reindex(&mut self) {
-        self.dest.clear();
-        self.dest.reserve(self.pages.len());
         for p in self.pages.iter_mut() {
             if p.lc_name.is_empty() {
                 p.lc_name = p.name.to_lowercase();
@@ -360,22 +428,15 @@ impl Wiki {
         }
         self.by_name = NameIndex::build(&self.pages, |p| &p.name);
         self.by_lc = NameIndex::build(&self.pages, |p| &p.lc_name);
-        for (i, p) in self.pages.iter().enumerate() {
-            let id = i as PageId;
-            if p.kind.is_some() {
-                if !p.internal {
-                    let out = targetpage(&p.name, &self.config.htmlext, self.config.usedirs);
-                    self.dest.insert(out, id);
-                }
-            } else if !p.internal {
-                self.dest.insert(p.file.clone(), id);
-            }
-        }
+        self.dest = DestIndex::build(&self.pages, &self.config);
         let mut sorted: Vec<PageId> = (0..self.pages.len() as PageId).collect();
-        sorted.sort_by(|a, b| {
+        // Ties (names differing only in case) in page order, as a stable
+        // sort would leave them.
+        sorted.sort_unstable_by(|a, b| {
             self.pages[*a as usize]
                 .lc_name
                 .cmp(&self.pages[*b as usize].lc_name)
+                .then(a.cmp(b))
         });
         self.by_lc_sorted = sorted;
     }
@@ -407,16 +468,6 @@ impl Wiki {
 
     pub fn exists(&self, name: &str) -> bool {
         self.id(name).is_some()
-    }
-
-    /// The page an output file belongs to.
-    pub fn dest_owner(&self, dest: &str) -> Option<PageId> {
-        self.dest.get(dest).copied()
-    }
-
-    /// Registers an extra output (a feed) as rendered by `page`.
-    pub fn add_dest(&mut self, dest: String, page: PageId) {
-        self.dest.insert(dest, page);
     }
 
     fn lookup_exact_or_case(&self, candidate: &str) -> Option<PageId> {
@@ -485,7 +536,7 @@ impl Wiki {
     /// The output file a page name or file resolves to.
     fn dest_of(&self, to: &str) -> String {
         let to = if to.is_empty() { "index" } else { to };
-        if self.dest.contains_key(to) {
+        if self.dest.contains(&self.pages, to) {
             to.to_string()
         } else {
             self.htmlpage(to)
@@ -597,11 +648,11 @@ impl Wiki {
         if !best.is_empty() && best == page && opts.anchor.is_none() {
             return format!("<span class=\"selflink\">{linktext}</span>");
         }
-        let target = if self.dest.contains_key(&best) {
+        let target = if self.dest.contains(&self.pages, &best) {
             best
         } else {
             let html = self.htmlpage(&best);
-            if !self.dest.contains_key(&html) {
+            if !self.dest.contains(&self.pages, &html) {
                 let mut cgilink = String::new();
                 if !self.config.cgiurl.is_empty() {
                     cgilink = format!(

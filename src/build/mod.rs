@@ -296,8 +296,11 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
     if all_old && let Some(i) = loaded.as_mut() {
         dirs = std::mem::take(&mut i.manifest.dirs);
     }
+    let mut racy_changed = false;
     for d in &mut dirs {
-        d.racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+        let racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+        racy_changed |= d.racy != racy;
+        d.racy = racy;
     }
     let tb = Instant::now();
     // The body, decoded once: the last build's records for a refresh, and
@@ -313,7 +316,10 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         },
         _ => None,
     };
-    let kept = loaded.as_ref().map(Index::kept).unwrap_or_default();
+    let mut kept = loaded.as_ref().map(Index::kept).unwrap_or_default();
+    if all_old && !racy_changed {
+        kept.same_dirs();
+    }
     let (old_state, previous_outputs): (Option<OldState>, Vec<String>) = match (loaded, body) {
         (Some(i), Some(body)) if incremental => (
             Some(OldState {
@@ -651,7 +657,7 @@ fn run(
     found: Found,
     mut old_state: Option<OldState>,
     previous_outputs: &[String],
-    kept: Kept,
+    mut kept: Kept,
     crashed: bool,
     build_start_ns: i64,
     chash: u64,
@@ -971,6 +977,11 @@ fn run(
         .filter(|p| p.kind.is_none() && !p.internal)
         .count();
     let dependents = dependents_index(old, &ch, &outputs);
+    if old.is_some_and(|o| o.files.len() == n)
+        && ch.old_pos.iter().enumerate().all(|(i, p)| *p == Some(i))
+    {
+        kept.same_names();
+    }
     let manifest = Manifest {
         counts: (report.pages, report.files),
         next_change,
