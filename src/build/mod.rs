@@ -385,7 +385,14 @@ fn merge_positions(old: &[FileEntry], now: &[SourceFile]) -> Vec<Option<usize>> 
     let mut out = vec![None; now.len()];
     let (mut i, mut j) = (0, 0);
     while i < old.len() && j < now.len() {
-        match walk_cmp((old[i].root, &old[i].rel), (now[j].root, &now[j].rel)) {
+        // Mostly the same source: equal names need no walk-order compare.
+        let same = old[i].root == now[j].root && old[i].rel == now[j].rel;
+        let order = if same {
+            std::cmp::Ordering::Equal
+        } else {
+            walk_cmp((old[i].root, &old[i].rel), (now[j].root, &now[j].rel))
+        };
+        match order {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
