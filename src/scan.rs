@@ -15,7 +15,6 @@ use crate::names::is_wiki_char;
 pub struct SourceFile {
     /// Path relative to its root, with `/` separators.
     pub rel: String,
-    pub abs: PathBuf,
     pub underlay: bool,
     /// 0 for srcdir, 1.. for the underlays in order, `u16::MAX` built in.
     pub root: u16,
@@ -28,6 +27,18 @@ pub struct SourceFile {
     pub size: u64,
     /// Content built into wikic (the files of [`crate::basewiki`]).
     pub builtin: Option<&'static [u8]>,
+}
+
+impl SourceFile {
+    /// Where the file is: its path under its root (none for built-in
+    /// files). Made when needed, not for every source on every refresh.
+    pub fn abs(&self, config: &Config) -> PathBuf {
+        match self.root {
+            u16::MAX => PathBuf::new(),
+            0 => config.srcdir.join(&self.rel),
+            n => config.underlays[n as usize - 1].join(&self.rel),
+        }
+    }
 }
 
 /// Page types wikic can render, given the enabled plugins.
@@ -592,7 +603,6 @@ pub fn find_sources_listed<'c>(
 fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
     SourceFile {
         rel: rel.to_string(),
-        abs: PathBuf::new(),
         underlay: true,
         root: u16::MAX,
         mtime: 0,
@@ -614,17 +624,18 @@ fn stat_sources(
         .into_par_iter()
         .map(|(ri, rel)| {
             let (root, n) = &roots[ri];
-            let abs = root.path.join(&rel);
             let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(&rel) else {
-                return Err(format!("cannot stat {}", abs.display()));
+                return Err(format!("cannot stat {}", root.path.join(&rel).display()));
             };
             if !is_file {
-                return Err(format!("{} is no longer a file", abs.display()));
+                return Err(format!(
+                    "{} is no longer a file",
+                    root.path.join(&rel).display()
+                ));
             }
             let mtime = mtime_ns.div_euclid(1_000_000_000);
             Ok(SourceFile {
                 rel,
-                abs,
                 underlay: *n > 0,
                 root: *n,
                 mtime,

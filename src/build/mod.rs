@@ -261,7 +261,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
     if let Some(old) = &loaded
         && incremental
         && !crashed
-        && unchanged(&old.manifest.files, &files)
+        && unchanged(&old.manifest.files, &files, &config)
         && old
             .manifest
             .next_change
@@ -405,7 +405,7 @@ fn merge_positions(old: &[FileEntry], now: &[SourceFile]) -> Vec<Option<usize>> 
     out
 }
 
-fn unchanged(old: &[FileEntry], now: &[SourceFile]) -> bool {
+fn unchanged(old: &[FileEntry], now: &[SourceFile], config: &Config) -> bool {
     old.len() == now.len()
         && old.iter().zip(now).all(|(o, n)| {
             o.root == n.root
@@ -417,15 +417,15 @@ fn unchanged(old: &[FileEntry], now: &[SourceFile]) -> bool {
                     }
                 // A racy entry stays racy until a build rewrites the
                 // index; its content says whether it changed.
-                && (!o.racy || same_content(o, n))
+                && (!o.racy || same_content(o, n, config))
         })
 }
 
 /// Whether a source still has the content the index recorded.
-fn same_content(o: &FileEntry, f: &SourceFile) -> bool {
+fn same_content(o: &FileEntry, f: &SourceFile, config: &Config) -> bool {
     let hash = match f.builtin {
         Some(b) => content_hash(b),
-        None => match std::fs::read(&f.abs) {
+        None => match std::fs::read(f.abs(config)) {
             Ok(b) => content_hash(&b),
             Err(_) => return false,
         },
@@ -601,7 +601,7 @@ fn page_from_file(f: &SourceFile, config: &Config) -> Page {
         lc_name: name.to_lowercase(),
         name,
         file: f.rel.clone(),
-        src_path: f.abs.clone(),
+        src_path: f.abs(config),
         underlay: f.underlay,
         kind: page_type(&f.rel, config).map(str::to_string),
         internal: is_internal_file(&f.rel),
@@ -700,7 +700,7 @@ fn run(
                     };
                     if o.stamp != stamp {
                         Status::Changed
-                    } else if o.racy && !same_content(o, f) {
+                    } else if o.racy && !same_content(o, f, &config) {
                         // Same stamp but recently modified: trust content only.
                         Status::Changed
                     } else {
@@ -956,7 +956,7 @@ fn run(
                 // the content to tell whether they changed.
                 match f.builtin {
                     Some(b) => content_hash(b),
-                    None => std::fs::read(&f.abs).map_or(0, |b| content_hash(&b)),
+                    None => std::fs::read(f.abs(&config)).map_or(0, |b| content_hash(&b)),
                 }
             } else {
                 0
