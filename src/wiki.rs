@@ -829,4 +829,55 @@ mod tests {
             postcard::from_bytes(&postcard::to_allocvec(&Meta::default()).unwrap()).unwrap();
         assert!(none.0.is_none());
     }
+
+    #[test]
+    fn output_paths_are_the_pages_and_raw_files_published() {
+        let page = |name: &str, file: &str, kind: Option<&str>, internal: bool| Page {
+            name: name.into(),
+            file: file.into(),
+            kind: kind.map(str::to_string),
+            internal,
+            ..Default::default()
+        };
+        let pages = || {
+            vec![
+                page("index", "index.mdwn", Some("mdwn"), false),
+                page("blog/post", "blog/post.mdwn", Some("mdwn"), false),
+                page("logo.png", "logo.png", None, false),
+                page(
+                    "blog/post/comment_1",
+                    "blog/post/comment_1._comment",
+                    Some("_comment"),
+                    true,
+                ),
+            ]
+        };
+        for usedirs in [true, false] {
+            let mut c = Config::for_tests();
+            c.usedirs = usedirs;
+            let w = Wiki::new(Arc::new(c), pages());
+            let is = |p: &str| w.dest.contains(&w.pages, p);
+            let post = if usedirs {
+                "blog/post/index.html"
+            } else {
+                "blog/post.html"
+            };
+            assert!(
+                is("index.html") && is(post) && is("logo.png"),
+                "usedirs {usedirs}"
+            );
+            for absent in [
+                "index/index.html",
+                "blog/post",
+                "blog/post/index.htm",
+                "xblog/post/index.html",
+                "logo.png/index.html",
+                "blog/post/comment_1/index.html",
+                "blog/post/comment_1.html",
+                "",
+            ] {
+                assert!(!is(absent), "{absent} (usedirs {usedirs})");
+            }
+        }
+    }
 }
