@@ -123,10 +123,17 @@ pub fn dirname(path: &str) -> &str {
 
 /// Output file for `page` with extension `ext` (ikiwiki's `targetpage`).
 pub fn targetpage(page: &str, ext: &str, usedirs: bool) -> String {
+    format!("{page}{}{ext}", target_infix(page, usedirs))
+}
+
+/// What stands between a page's name and the extension in its output
+/// file: `page.html`, or with `usedirs` `page/index.html` (except for the
+/// top page, `index.html`).
+pub fn target_infix(page: &str, usedirs: bool) -> &'static str {
     if !usedirs || page == "index" {
-        format!("{page}.{ext}")
+        "."
     } else {
-        format!("{page}/index.{ext}")
+        "/index."
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::names::{
-    abs2rel, basename, beautify_urlpath, dirname, pagetitle, targetpage, uri_escape,
+    abs2rel, basename, beautify_urlpath, dirname, pagetitle, target_infix, targetpage, uri_escape,
 };
 
 pub type PageId = u32;
@@ -311,21 +311,20 @@ impl NameIndex {
 }
 
 /// The output paths (relative to destdir) of the published sources, as
-/// a set, without making the strings: a page's path is its name and a
-/// suffix, a raw file's its own path.
+/// a set, without making the strings: a page's path is its name, the
+/// infix `targetpage` puts there and the extension; a raw file's is its
+/// own path.
 #[derive(Debug, Clone, Default)]
 struct DestIndex {
     table: hashbrown::HashTable<PageId>,
-    /// `.html`, and `/index.html` with `usedirs`.
-    page_suffix: String,
-    dir_suffix: String,
+    ext: String,
     usedirs: bool,
 }
 
 impl DestIndex {
     /// FNV-1a over the parts one after another, so that a path hashes the
     /// same whole or in pieces.
-    fn hash(parts: [&str; 2]) -> u64 {
+    fn hash(parts: [&str; 3]) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
         for b in parts.iter().flat_map(|p| p.bytes()) {
             h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
@@ -333,38 +332,27 @@ impl DestIndex {
         h
     }
 
-    fn parts<'a>(&'a self, p: &'a Page) -> Option<[&'a str; 2]> {
-        if p.internal {
-            return None;
+    fn parts<'a>(&'a self, p: &'a Page) -> Option<[&'a str; 3]> {
+        match (&p.kind, p.internal) {
+            (_, true) => None,
+            (None, false) => Some([&p.file, "", ""]),
+            (Some(_), false) => Some([&p.name, target_infix(&p.name, self.usedirs), &self.ext]),
         }
-        Some(match p.kind {
-            None => [p.file.as_str(), ""],
-            Some(_) if !self.usedirs || p.name == "index" => [&p.name, &self.page_suffix],
-            Some(_) => [&p.name, &self.dir_suffix],
-        })
     }
 
     fn build(pages: &[Page], config: &Config) -> DestIndex {
         let mut d = DestIndex {
-            table: hashbrown::HashTable::with_capacity(pages.len()),
-            page_suffix: format!(".{}", config.htmlext),
-            dir_suffix: format!("/index.{}", config.htmlext),
+            table: hashbrown::HashTable::new(),
+            ext: config.htmlext.clone(),
             usedirs: config.usedirs,
         };
-        let mut table = std::mem::take(&mut d.table);
+        let mut table = hashbrown::HashTable::with_capacity(pages.len());
+        let rehash = |id: &PageId| d.parts(&pages[*id as usize]).map_or(0, Self::hash);
+        // Two sources with one output path are both entered: a set
+        // lookup finds either.
         for (i, p) in pages.iter().enumerate() {
-            let Some(key) = d.parts(p) else { continue };
-            let same = |id: &PageId| {
-                d.parts(&pages[*id as usize]).is_some_and(|k| {
-                    k.iter()
-                        .flat_map(|s| s.bytes())
-                        .eq(key.iter().flat_map(|s| s.bytes()))
-                })
-            };
-            if table.find(Self::hash(key), same).is_none() {
-                table.insert_unique(Self::hash(key), i as PageId, |id| {
-                    d.parts(&pages[*id as usize]).map_or(0, Self::hash)
-                });
+            if let Some(key) = d.parts(p) {
+                table.insert_unique(Self::hash(key), i as PageId, rehash);
             }
         }
         d.table = table;
@@ -372,11 +360,15 @@ impl DestIndex {
     }
 
     fn contains(&self, pages: &[Page], path: &str) -> bool {
+        let spells = |[a, b, c]: [&str; 3]| {
+            path.len() == a.len() + b.len() + c.len()
+                && path.starts_with(a)
+                && path[a.len()..].starts_with(b)
+                && path.ends_with(c)
+        };
         self.table
-            .find(Self::hash([path, ""]), |id| {
-                self.parts(&pages[*id as usize]).is_some_and(|[a, b]| {
-                    path.len() == a.len() + b.len() && path.starts_with(a) && path.ends_with(b)
-                })
+            .find(Self::hash([path, "", ""]), |id| {
+                self.parts(&pages[*id as usize]).is_some_and(spells)
             })
             .is_some()
     }
