@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 9;
+pub const FORMAT: u32 = 10;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,13 +124,18 @@ impl Table {
         self.offsets.len().saturating_sub(1)
     }
 
-    /// Reads the table that fills `bytes`.
-    fn read(bytes: &[u8]) -> Result<Table, IndexError> {
+    /// Reads the table that starts at `at` in `bytes` and fills the rest.
+    fn read(bytes: &[u8], at: usize) -> Result<Table, IndexError> {
         let corrupt = || IndexError::Corrupt("truncated table".to_string());
-        let count =
-            u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().unwrap()) as usize;
-        let start = 4 + 4 * (count + 1);
-        let head = bytes.get(4..start).ok_or_else(corrupt)?;
+        let count = u32::from_le_bytes(
+            bytes
+                .get(at..at + 4)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .unwrap(),
+        ) as usize;
+        let start = at + 4 + 4 * (count + 1);
+        let head = bytes.get(at + 4..start).ok_or_else(corrupt)?;
         let offsets: Vec<u32> = head
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
@@ -167,23 +172,25 @@ impl Table {
 /// wiki whose sources are the same writes only a patch (the changed
 /// records, with their positions) and keeps the base; once the patch
 /// grows past a quarter of the base, the whole table is written again.
-/// On disk, a patch is a count, `count` (position, length) pairs in
-/// increasing position, then the records.
+/// On disk, a patch is a count, that many positions in increasing order,
+/// then the records as a [`Table`].
 #[derive(Debug)]
 struct Records {
     base: Bytes,
     base_ref: SegRef,
     table: Table,
     patch: Bytes,
-    /// Position → range in `patch`, sorted by position.
-    patched: Vec<(u32, u32, u32)>,
+    /// The positions the patch replaces, sorted, and its records.
+    patched: Vec<u32>,
+    patch_table: Table,
 }
 
 impl Records {
     fn read(base: Bytes, base_ref: SegRef, patch: Bytes) -> Result<Records, IndexError> {
-        let table = Table::read(&base)?;
-        let mut patched = Vec::new();
-        if !patch.is_empty() {
+        let table = Table::read(&base, 0)?;
+        let (patched, patch_table) = if patch.is_empty() {
+            (Vec::new(), Table::default())
+        } else {
             let corrupt = || IndexError::Corrupt("bad table patch".to_string());
             let word = |i: usize| -> Result<u32, IndexError> {
                 Ok(u32::from_le_bytes(
@@ -191,28 +198,25 @@ impl Records {
                 ))
             };
             let count = word(0)? as usize;
-            let mut at = (4 + 8 * count) as u32;
-            for k in 0..count {
-                let (pos, len) = (word(4 + 8 * k)?, word(8 + 8 * k)?);
-                if pos as usize >= table.len()
-                    || patched.last().is_some_and(|l: &(u32, u32, u32)| l.0 >= pos)
-                {
-                    return Err(corrupt());
-                }
-                let end = at.checked_add(len).ok_or_else(corrupt)?;
-                patched.push((pos, at, end));
-                at = end;
-            }
-            if at as usize != patch.len() {
+            let patched = (0..count)
+                .map(|k| word(4 + 4 * k))
+                .collect::<Result<Vec<u32>, _>>()?;
+            let patch_table = Table::read(&patch, 4 + 4 * count)?;
+            if patch_table.len() != count
+                || patched.windows(2).any(|w| w[0] >= w[1])
+                || patched.last().is_some_and(|&p| p as usize >= table.len())
+            {
                 return Err(corrupt());
             }
-        }
+            (patched, patch_table)
+        };
         Ok(Records {
             base,
             base_ref,
             table,
             patch,
             patched,
+            patch_table,
         })
     }
 
@@ -225,8 +229,8 @@ impl Records {
     }
 
     fn raw(&self, i: usize) -> &[u8] {
-        match self.patched.binary_search_by_key(&(i as u32), |p| p.0) {
-            Ok(k) => &self.patch[self.patched[k].1 as usize..self.patched[k].2 as usize],
+        match self.patched.binary_search(&(i as u32)) {
+            Ok(k) => &self.patch[self.patch_table.range(k)],
             Err(_) => self.base_raw(i),
         }
     }
@@ -239,7 +243,8 @@ impl Records {
             return EncodedTable::Whole(Table::write(records));
         };
         let limit = old.base.len() / 4;
-        let mut entries: Vec<(u32, &[u8])> = Vec::new();
+        let mut positions: Vec<u32> = Vec::new();
+        let mut changed: Vec<Cow<'_, [u8]>> = Vec::new();
         let mut size = 0;
         for (i, r) in records.iter().enumerate() {
             let base = old.base_raw(i);
@@ -251,17 +256,18 @@ impl Records {
             if size > limit {
                 return EncodedTable::Whole(Table::write(records));
             }
-            entries.push((i as u32, r.as_ref()));
+            positions.push(i as u32);
+            changed.push(Cow::Borrowed(r.as_ref()));
         }
-        let mut patch = Vec::with_capacity(4 + size);
-        if !entries.is_empty() {
-            patch.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-            for (i, r) in &entries {
+        let mut patch = Vec::new();
+        if !positions.is_empty() {
+            patch.reserve(8 + 4 * positions.len() + size);
+            patch.extend_from_slice(&(positions.len() as u32).to_le_bytes());
+            for i in &positions {
                 patch.extend_from_slice(&i.to_le_bytes());
-                patch.extend_from_slice(&(r.len() as u32).to_le_bytes());
             }
-            for (_, r) in &entries {
-                patch.extend_from_slice(r);
+            for piece in Table::write(changed) {
+                patch.extend_from_slice(&piece);
             }
         }
         EncodedTable::Patch {
