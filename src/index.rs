@@ -954,6 +954,11 @@ mod tests {
         Index::save(dir, m, &encode_body(&models, &outputs, &deps, None), kept).unwrap();
     }
 
+    /// Records written back as they were read.
+    fn unchanged<'b, T>(n: usize, raw: impl Fn(usize) -> &'b [u8]) -> Vec<RecordOut<'b, T>> {
+        (0..n).map(|i| RecordOut::Same(raw(i))).collect()
+    }
+
     fn segment_files(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -989,9 +994,7 @@ mod tests {
 
         // One source edited: its stamp and its output record change.
         m.files[7].stamp.mtime_ns = 1000;
-        let models: Vec<_> = (0..40)
-            .map(|i| RecordOut::Same(body.model_raw(i)))
-            .collect();
+        let models = unchanged(40, |i| body.model_raw(i));
         let outputs: Vec<_> = (0..40)
             .map(|i| match i {
                 7 => RecordOut::Fresh(Box::new(OutputRecord {
@@ -1030,12 +1033,8 @@ mod tests {
 
         // Carried on: the patch is kept while small, and every record
         // reads as the last build left it.
-        let outputs: Vec<_> = (0..40)
-            .map(|i| RecordOut::Same(body2.output_raw(i)))
-            .collect();
-        let models: Vec<_> = (0..40)
-            .map(|i| RecordOut::Same(body2.model_raw(i)))
-            .collect();
+        let outputs = unchanged(40, |i| body2.output_raw(i));
+        let models = unchanged(40, |i| body2.model_raw(i));
         let enc = encode_body(&models, &outputs, &deps, Some(&body2));
         Index::save(dir.path(), &m, &enc, idx2.kept()).unwrap();
         assert_eq!(
@@ -1056,9 +1055,7 @@ mod tests {
                 }))
             })
             .collect();
-        let models: Vec<_> = (0..40)
-            .map(|i| RecordOut::Same(body3.model_raw(i)))
-            .collect();
+        let models = unchanged(40, |i| body3.model_raw(i));
         let enc = encode_body(&models, &outputs, &deps, Some(&body3));
         Index::save(dir.path(), &m, &enc, idx3.kept()).unwrap();
         let files = segment_files(dir.path());
