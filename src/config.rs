@@ -67,6 +67,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The directories sources come from, numbered as the index records
+    /// them: 0 for srcdir, then the underlays from 1 in order.
+    pub fn roots(&self) -> impl Iterator<Item = (u16, &Path)> {
+        std::iter::once(self.srcdir.as_path())
+            .chain(self.underlays.iter().map(PathBuf::as_path))
+            .enumerate()
+            .map(|(i, p)| (i as u16, p))
+    }
+
+    /// The directory of root `n` (see [`roots`](Self::roots)).
+    pub fn root_dir(&self, n: u16) -> Option<&Path> {
+        self.roots().nth(n as usize).map(|(_, p)| p)
+    }
+
     pub fn from_setup(setup: &Setup) -> Result<Config> {
         let file = setup
             .file

@@ -33,11 +33,9 @@ impl SourceFile {
     /// Where the file is: its path under its root (none for built-in
     /// files). Made when needed, not for every source on every refresh.
     pub fn abs(&self, config: &Config) -> PathBuf {
-        match self.root {
-            u16::MAX => PathBuf::new(),
-            0 => config.srcdir.join(&self.rel),
-            n => config.underlays[n as usize - 1].join(&self.rel),
-        }
+        config
+            .root_dir(self.root)
+            .map_or_else(PathBuf::new, |dir| dir.join(&self.rel))
     }
 }
 
@@ -523,12 +521,11 @@ pub fn find_sources_listed<'c>(
 ) {
     let mut report = ScanReport::default();
     let mut seen_pages = FxHashSet::default();
-    let mut roots: Vec<(RootDir, u16)> = vec![(RootDir::open(&config.srcdir), 0)];
-    for (i, dir) in config.underlays.iter().enumerate() {
-        if dir.is_dir() && *dir != config.srcdir {
-            roots.push((RootDir::open(dir), (i + 1) as u16));
-        }
-    }
+    let roots: Vec<(RootDir, u16)> = config
+        .roots()
+        .filter(|&(n, dir)| n == 0 || (dir.is_dir() && dir != config.srcdir))
+        .map(|(n, dir)| (RootDir::open(dir), n))
+        .collect();
     if let Some(prev) = previous
         && prev.listings_unchanged(&roots)
     {
