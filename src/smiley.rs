@@ -19,15 +19,12 @@ pub struct Smileys {
     pattern: Option<aho_corasick::AhoCorasick>,
 }
 
-static LIST_ITEM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^\s*\*\s+\\\\(\S+)\s+\[\[([^\]]+)\]\]").unwrap());
-
 impl Smileys {
     /// Reads the list from the smileys page's source.
     pub fn parse(list: &str) -> Smileys {
         let mut images = FxHashMap::default();
-        for c in LIST_ITEM.captures_iter(list) {
-            let (smiley, file) = (c[1].to_string(), c[2].to_string());
+        for (smiley, file) in list_items(list) {
+            let (smiley, file) = (smiley.to_string(), file.to_string());
             let escaped = smiley.replace('<', "&lt;").replace('>', "&gt;");
             images.insert(smiley, file.clone());
             images.insert(escaped, file);
@@ -108,6 +105,61 @@ impl Smileys {
     }
 }
 
+/// The `* \\\\SMILEY [[FILE]]` items of the list, as (smiley, file). A
+/// regex for them took a millisecond to build, on every refresh (its
+/// Unicode classes): the items are matched by hand, with the same
+/// rules — an item starts a line after any whitespace (blank lines
+/// included), and whitespace between its parts may span lines.
+fn list_items(text: &str) -> Vec<(&str, &str)> {
+    fn skip_ws(s: &str, at: usize) -> usize {
+        s[at..]
+            .char_indices()
+            .find(|(_, c)| !c.is_whitespace())
+            .map_or(s.len(), |(i, _)| at + i)
+    }
+    let item = |start: usize| -> Option<(&str, &str, usize)> {
+        let at = skip_ws(text, start);
+        let at = at + text[at..].strip_prefix('*').map(|_| 1)?;
+        let after = skip_ws(text, at);
+        (after > at).then_some(())?;
+        let at = after + text[after..].strip_prefix("\\\\").map(|_| 2)?;
+        let end = text[at..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| at + i);
+        (end > at).then_some(())?;
+        let smiley = &text[at..end];
+        let link = skip_ws(text, end);
+        (link > end).then_some(())?;
+        let target = link + text[link..].strip_prefix("[[").map(|_| 2)?;
+        let close = target + text[target..].find(']')?;
+        (close > target && text[close..].starts_with("]]")).then_some(())?;
+        Some((smiley, &text[target..close], close + 2))
+    };
+    let mut out = Vec::new();
+    let mut start = Some(0);
+    while let Some(s) = start {
+        let resume = match item(s) {
+            Some((smiley, file, end)) => {
+                out.push((smiley, file));
+                end
+            }
+            None => s + 1,
+        };
+        // The next line start at or after `resume` (bytes: `resume` may
+        // be inside a character, never inside a line end).
+        let bytes = text.as_bytes();
+        start = if resume <= bytes.len() && resume > 0 && bytes[resume - 1] == b'\n' {
+            Some(resume)
+        } else {
+            bytes
+                .get(resume..)
+                .and_then(|r| memchr::memchr(b'\n', r))
+                .map(|i| resume + i + 1)
+        };
+    }
+    out
+}
+
 static PRE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<(/)?\s*pre\s*>").unwrap());
 static CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<(/)?\s*code\s*>").unwrap());
 
@@ -132,6 +184,52 @@ mod tests {
         let re = s.pattern.unwrap();
         let m = re.find("a :)) b").unwrap();
         assert_eq!(&"a :)) b"[m.range()], ":))");
+    }
+
+    #[test]
+    fn list_items_match_as_the_list_pattern_does() {
+        // The pattern the items follow, as a regex: the hand matcher must
+        // find exactly what it finds.
+        let re = Regex::new(r"(?m)^\s*\*\s+\\\\(\S+)\s+\[\[([^\]]+)\]\]").unwrap();
+        let by_regex = |t: &str| -> Vec<(String, String)> {
+            re.captures_iter(t)
+                .map(|c| (c[1].to_string(), c[2].to_string()))
+                .collect()
+        };
+        let by_hand = |t: &str| -> Vec<(String, String)> {
+            list_items(t)
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let fixed = [
+            "* \\\\:) [[smileys/smile.png]]\n",
+            "\n\n  * \\\\:-( \t[[sad.png]] trailing\n* \\\\B) [[x]]",
+            "*\n\\\\:)\n[[a\nb]]",
+            "x * \\\\:) [[no.png]]\n",
+            "* \\\\:) [[]] [[y]]\n* \\\\:) [[a]b]]\n",
+            "\u{a0}*\u{2003}\\\\é\u{a0}[[ü]]",
+        ];
+        for t in fixed {
+            assert_eq!(by_hand(t), by_regex(t), "{t:?}");
+        }
+        // Every sequence of up to five pieces of the pattern.
+        let alphabet = ["* ", "*", "\\\\", ":)", " ", "\n", "[[a]]", "[[", "]]", "]", "\u{a0}é"];
+        let mut t = String::new();
+        fn all(t: &mut String, left: usize, alphabet: &[&str], check: &dyn Fn(&str)) {
+            check(t);
+            if left == 0 {
+                return;
+            }
+            for piece in alphabet {
+                t.push_str(piece);
+                all(t, left - 1, alphabet, check);
+                t.truncate(t.len() - piece.len());
+            }
+        }
+        all(&mut t, 5, &alphabet, &|t| {
+            assert_eq!(by_hand(t), by_regex(t), "{t:?}")
+        });
     }
 
     #[test]
