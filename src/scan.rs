@@ -473,37 +473,21 @@ impl<'c> Previous<'c> {
 
     /// Whether every directory the last build listed still has the
     /// modification time it had, in which case every root holds the same
-    /// names and the same sources are selected.
+    /// names and the same sources are selected. Checking each recorded
+    /// directory is checking the trees: a directory appearing, going or
+    /// being renamed changes the time of the directory holding it.
     fn listings_unchanged(&self, roots: &[(RootDir, u16)]) -> bool {
         use rayon::prelude::*;
-        let hit = |root: &RootDir, id: u16, rel: &str| -> Option<&'c DirRecord> {
-            let c = *self.cache.get(&(id, rel))?;
-            let mtime_ns = root.stat(rel)?.0;
-            (!c.racy && c.mtime_ns == mtime_ns && mtime_ns != 0).then_some(c)
-        };
-        fn below<'c>(
-            root: &RootDir,
-            id: u16,
-            rec: &'c DirRecord,
-            hit: &(dyn Fn(&RootDir, u16, &str) -> Option<&'c DirRecord> + Sync),
-        ) -> bool {
-            rec.entries
-                .par_iter()
-                .filter(|(name, kind)| *kind == KIND_DIR && !name.starts_with('.'))
-                .all(|(name, _)| {
-                    let rel = if rec.rel.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{}/{name}", rec.rel)
-                    };
-                    hit(root, id, &rel).is_some_and(|r| below(root, id, r, hit))
-                })
-        }
+        let root_of: FxHashMap<u16, &RootDir> = roots.iter().map(|(r, id)| (*id, r)).collect();
         let roots_known = self.dirs.iter().filter(|d| d.rel.is_empty()).count() == roots.len();
         roots_known
-            && roots
-                .iter()
-                .all(|(root, id)| hit(root, *id, "").is_some_and(|r| below(root, *id, r, &hit)))
+            && self.dirs.par_iter().with_min_len(32).all(|d| {
+                root_of.get(&d.root).is_some_and(|root| {
+                    !d.racy
+                        && d.mtime_ns != 0
+                        && root.stat(&d.rel).is_some_and(|s| s.0 == d.mtime_ns)
+                })
+            })
     }
 }
 
@@ -519,18 +503,16 @@ pub fn find_sources_listed<'c>(
     ScanReport,
     Vec<std::borrow::Cow<'c, DirRecord>>,
 ) {
-    let mut report = ScanReport::default();
-    let mut seen_pages = FxHashSet::default();
     let roots: Vec<(RootDir, u16)> = config
         .roots()
         .filter(|&(n, dir)| n == 0 || (dir.is_dir() && dir != config.srcdir))
         .map(|(n, dir)| (RootDir::open(dir), n))
         .collect();
-    if let Some(prev) = previous
-        && prev.listings_unchanged(&roots)
-    {
-        // Same names everywhere: the same files are selected, and only
-        // their stamps need checking.
+    if let Some(prev) = previous {
+        // The stamps of the files the last build found are taken while
+        // its directory listings are checked; with the same names
+        // everywhere the same files are selected, and those stamps are
+        // all that is needed.
         let position: FxHashMap<u16, usize> = roots
             .iter()
             .enumerate()
@@ -541,8 +523,16 @@ pub fn find_sources_listed<'c>(
             .iter()
             .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
             .collect();
-        let (mut files, warnings) = stat_sources(&roots, kept);
-        report.warnings = prev.warnings.to_vec();
+        let (same_names, (mut files, warnings)) = rayon::join(
+            || prev.listings_unchanged(&roots),
+            || stat_sources(&roots, kept),
+        );
+        if !same_names {
+            return find_changed(config, &roots, Some(&prev.cache), build_start_ns);
+        }
+        let mut report = ScanReport {
+            warnings: prev.warnings.to_vec(),
+        };
         report
             .warnings
             .extend(warnings.into_iter().filter(|w| !prev.warnings.contains(w)));
@@ -557,7 +547,23 @@ pub fn find_sources_listed<'c>(
             prev.dirs.iter().map(std::borrow::Cow::Borrowed).collect(),
         );
     }
-    let cache = previous.map(|p| &p.cache);
+    find_changed(config, &roots, None, build_start_ns)
+}
+
+/// Finds the sources by walking the roots, reading the directories not
+/// in `cache` or changed since it was recorded.
+fn find_changed<'c>(
+    config: &Config,
+    roots: &[(RootDir, u16)],
+    cache: Option<&DirCache<'c>>,
+    build_start_ns: i64,
+) -> (
+    Vec<SourceFile>,
+    ScanReport,
+    Vec<std::borrow::Cow<'c, DirRecord>>,
+) {
+    let mut report = ScanReport::default();
+    let mut seen_pages = FxHashSet::default();
     let mut kept: Vec<(usize, String)> = Vec::new();
     let mut dirs = Vec::new();
     // Every name present in srcdir (files, symlinks, pruned files): an
@@ -585,7 +591,7 @@ pub fn find_sources_listed<'c>(
             kept.push((ri, rel));
         }
     }
-    let (mut out, warnings) = stat_sources(&roots, kept);
+    let (mut out, warnings) = stat_sources(roots, kept);
     report.warnings.extend(warnings);
     for b in crate::basewiki::for_plugins(&config.plugins) {
         let page = page_name(b.path, config);

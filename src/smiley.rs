@@ -214,7 +214,9 @@ mod tests {
             assert_eq!(by_hand(t), by_regex(t), "{t:?}");
         }
         // Every sequence of up to five pieces of the pattern.
-        let alphabet = ["* ", "*", "\\\\", ":)", " ", "\n", "[[a]]", "[[", "]]", "]", "\u{a0}é"];
+        let alphabet = [
+            "* ", "*", "\\\\", ":)", " ", "\n", "[[a]]", "[[", "]]", "]", "\u{a0}é",
+        ];
         let mut t = String::new();
         fn all(t: &mut String, left: usize, alphabet: &[&str], check: &dyn Fn(&str)) {
             check(t);
