@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 10;
+pub const FORMAT: u32 = 11;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,24 +74,53 @@ pub struct Manifest {
 }
 
 /// What scanning and resolving found in one source, aligned with
-/// `Manifest::files`: what a refresh rebuilds the wiki model from.
+/// `Manifest::files`: what a refresh rebuilds the wiki model from. The
+/// fields every refresh needs of every page come first, so that they
+/// are read as a [`Summary`] without decoding the rest (links and
+/// metadata are decoded for the pages a refresh looks at).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelRecord {
     pub kind: Option<String>,
     pub internal: bool,
-    pub links: Vec<String>,
-    pub typed: crate::wiki::TypedLinks,
-    pub meta: crate::wiki::MetaBox,
     /// Where each link resolved (page index in this index).
     pub resolved: Vec<Option<u32>>,
-    /// Pages whose text the scan of this page read (templates).
-    pub scan_deps: Vec<String>,
     /// When the output must be made again whatever changes (a calendar
     /// showing today), as seconds since the epoch.
     pub until: Option<i64>,
+    /// Pages whose text the scan of this page read (templates).
+    pub scan_deps: Vec<String>,
     /// PageSpecs the output depends on, with dependency types: every
     /// refresh matches them against what changed.
     pub depends_spec: Vec<(String, u8)>,
+    pub links: Vec<String>,
+    pub typed: crate::wiki::TypedLinks,
+    pub meta: crate::wiki::MetaBox,
+}
+
+/// The leading fields of a [`ModelRecord`], read in place.
+#[derive(Deserialize)]
+struct ModelHead<'a> {
+    #[serde(borrow)]
+    _kind: Option<&'a str>,
+    _internal: bool,
+    resolved: Vec<Option<u32>>,
+    until: Option<i64>,
+    #[serde(borrow)]
+    scan_deps: Vec<&'a str>,
+    #[serde(borrow)]
+    depends_spec: Vec<(&'a str, u8)>,
+}
+
+/// What a refresh needs of every page's model record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Where each link resolved (page index in this index).
+    pub resolved: Vec<Option<u32>>,
+    pub until: Option<i64>,
+    /// Hashes ([`name_hash`]) of the pages the scan read.
+    pub scan_deps: Vec<u64>,
+    /// Whether the output depends on PageSpecs.
+    pub has_depends_spec: bool,
 }
 
 /// What rendering one source recorded: read only for the pages a refresh
@@ -288,17 +317,38 @@ pub fn name_hash(name: &str) -> u64 {
 }
 
 /// The records of the last build, with their encoded bytes kept so that
-/// records that do not change are written back as they are.
+/// records that do not change are written back as they are. Of the
+/// model records, only the summaries are decoded up front.
 #[derive(Debug)]
 pub struct Body {
-    pub models: Vec<ModelRecord>,
+    pub summaries: Vec<Summary>,
+    /// Boxed: most are never decoded, and an unboxed record is large.
+    models: Vec<std::sync::OnceLock<Box<ModelRecord>>>,
     model_records: Records,
     output_records: Records,
     outputs: Vec<std::sync::OnceLock<OutputRecord>>,
     pub dependents: DependentsIndex,
 }
 
+/// Decodes a record whose segment's checksum was verified when it was
+/// read: one that does not decode is a bug, read as empty (logged)
+/// rather than stopping the build.
+fn decode_record<'a, T: Deserialize<'a> + Default>(bytes: &'a [u8], what: &str, i: usize) -> T {
+    postcard::from_bytes(bytes).unwrap_or_else(|e| {
+        tracing::error!("index {what} record {i} does not decode ({e}); treating it as empty");
+        T::default()
+    })
+}
+
 impl Body {
+    pub fn len(&self) -> usize {
+        self.summaries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.summaries.is_empty()
+    }
+
     /// The encoded model record `i`.
     pub fn model_raw(&self, i: usize) -> &[u8] {
         self.model_records.raw(i)
@@ -309,16 +359,14 @@ impl Body {
         self.output_records.raw(i)
     }
 
-    /// Output record `i`, decoded on first use. The segment's checksum was
-    /// verified when it was read, so a record that does not decode is a
-    /// bug; it reads as empty (logged) rather than stopping the build.
+    /// Model record `i`, decoded on first use.
+    pub fn model(&self, i: usize) -> &ModelRecord {
+        self.models[i].get_or_init(|| Box::new(decode_record(self.model_raw(i), "model", i)))
+    }
+
+    /// Output record `i`, decoded on first use.
     pub fn output(&self, i: usize) -> &OutputRecord {
-        self.outputs[i].get_or_init(|| {
-            postcard::from_bytes(self.output_raw(i)).unwrap_or_else(|e| {
-                tracing::error!("index record {i} does not decode ({e}); treating it as empty");
-                OutputRecord::default()
-            })
-        })
+        self.outputs[i].get_or_init(|| decode_record(self.output_raw(i), "output", i))
     }
 
     /// Decodes every output record (in parallel), for the builds that
@@ -355,14 +403,25 @@ impl Body {
                 )
             })
             .collect();
-        let records: Result<Vec<ModelRecord>, IndexError> = (0..models.len())
+        let summaries: Result<Vec<Summary>, IndexError> = (0..models.len())
             .into_par_iter()
+            .with_min_len(64)
             .map(|i| {
-                postcard::from_bytes(models.raw(i)).map_err(|e| IndexError::Corrupt(e.to_string()))
+                let (h, _): (ModelHead, _) = postcard::take_from_bytes(models.raw(i))
+                    .map_err(|e| IndexError::Corrupt(e.to_string()))?;
+                Ok(Summary {
+                    resolved: h.resolved,
+                    until: h.until,
+                    scan_deps: h.scan_deps.into_iter().map(name_hash).collect(),
+                    has_depends_spec: !h.depends_spec.is_empty(),
+                })
             })
             .collect();
         Ok(Body {
-            models: records?,
+            summaries: summaries?,
+            models: (0..models.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
             outputs: (0..outputs.len())
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
@@ -370,6 +429,22 @@ impl Body {
             output_records: outputs,
             dependents,
         })
+    }
+}
+
+impl crate::wiki::ScanSource for Body {
+    /// Decoded from the record's bytes without keeping the record: the
+    /// page keeps what it needs.
+    fn scan_data(&self, i: usize) -> crate::wiki::ScanData {
+        let m: ModelRecord = match self.models[i].get() {
+            Some(m) => (**m).clone(),
+            None => decode_record(self.model_raw(i), "model", i),
+        };
+        crate::wiki::ScanData {
+            links: m.links,
+            typed: m.typed,
+            meta: m.meta,
+        }
     }
 }
 
@@ -737,7 +812,7 @@ impl Index {
             table(Seg::Outputs, Seg::OutputsPatch)?,
             &open(Seg::Dependents)?,
         )?;
-        if body.models.len() != self.manifest.files.len() {
+        if body.len() != self.manifest.files.len() {
             return Err(IndexError::Corrupt("body does not match manifest".into()));
         }
         self.body_read
@@ -927,10 +1002,28 @@ mod tests {
     }
 
     fn model(i: usize) -> ModelRecord {
+        let meta = crate::wiki::Meta {
+            title: Some(format!("Title {i}")),
+            ..Default::default()
+        };
         ModelRecord {
             kind: Some("mdwn".into()),
-            links: vec![format!("target{i}")],
-            ..Default::default()
+            internal: i == 2,
+            resolved: vec![Some(i as u32), None],
+            until: (i == 1).then_some(1_700_000_000),
+            scan_deps: if i == 1 {
+                vec!["templates/note".into()]
+            } else {
+                Vec::new()
+            },
+            depends_spec: if i == 2 {
+                vec![("blog/*".into(), 1)]
+            } else {
+                Vec::new()
+            },
+            links: vec![format!("target{i}"), "other".into()],
+            typed: Default::default(),
+            meta: meta.into(),
         }
     }
 
@@ -977,7 +1070,23 @@ mod tests {
         let idx = Index::load(dir.path()).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();
-        assert_eq!(body.models[1], model(1));
+        // Summaries are read from the leading fields of the records alone.
+        for i in 0..3 {
+            let m = model(i);
+            assert_eq!(
+                body.summaries[i],
+                Summary {
+                    resolved: m.resolved.clone(),
+                    until: m.until,
+                    scan_deps: m.scan_deps.iter().map(|d| name_hash(d)).collect(),
+                    has_depends_spec: !m.depends_spec.is_empty(),
+                }
+            );
+            use crate::wiki::ScanSource;
+            let scan = body.scan_data(i);
+            assert_eq!((scan.links, scan.meta), (m.links.clone(), m.meta.clone()));
+            assert_eq!(*body.model(i), m);
+        }
         assert_eq!(*body.output(2), output(2));
         assert_eq!(body.dependents_of(name_hash("b")).collect::<Vec<_>>(), [0]);
         assert_eq!(body.dependents_of(name_hash("c")).count(), 0);
@@ -1029,7 +1138,7 @@ mod tests {
         let body2 = idx2.body().unwrap();
         assert_eq!(body2.output(7).outputs, [("p7/index.html".to_string(), 77)]);
         assert_eq!(*body2.output(8), output(8));
-        assert_eq!(body2.models[39], model(39));
+        assert_eq!(*body2.model(39), model(39));
 
         // Carried on: the patch is kept while small, and every record
         // reads as the last build left it.

@@ -273,7 +273,7 @@ pub fn linkify(wiki: &Wiki, page: &str, destpage: &str, s: &str) -> String {
         // The scan pass resolved this page's own links already.
         let known = page_id.and_then(|id| {
             let p = wiki.page(id);
-            p.links
+            p.links()
                 .iter()
                 .position(|l| *l == target)
                 .map(|i| wiki.resolved_link(id, i))

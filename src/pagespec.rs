@@ -886,12 +886,12 @@ fn match_link_target(
         return dep(MatchResult::fail());
     };
     let p = wiki.page(pid);
-    if p.links.is_empty() {
+    if p.links().is_empty() {
         return dep(MatchResult::fail());
     }
-    for (i, l) in p.links.iter().enumerate() {
+    for (i, l) in p.links().iter().enumerate() {
         if let Some(t) = linktype
-            && !p.typed.contains(t, l)
+            && !p.typed().contains(t, l)
         {
             continue;
         }
@@ -940,13 +940,13 @@ fn match_backlink(wiki: &Wiki, subj: Subject, test: &str, params: &MatchParams) 
             let linked = best.is_some()
                 && wiki
                     .page(tid)
-                    .links
+                    .links()
                     .iter()
                     .enumerate()
                     .any(|(i, _)| wiki.resolved_link(tid, i) == best);
             if linked {
                 MatchResult::success()
-            } else if best.is_some() || wiki.page(tid).links.is_empty() {
+            } else if best.is_some() || wiki.page(tid).links().is_empty() {
                 MatchResult::fail()
             } else {
                 match_link(
@@ -1124,7 +1124,7 @@ fn call(f: &Func, arg: &str, wiki: &Wiki, subj: Subject, params: &MatchParams) -
             _ => MatchResult::fail(),
         },
         Func::MetaField(field) => {
-            let meta_val = subj.page(wiki).and_then(|p| p.meta.field(field));
+            let meta_val = subj.page(wiki).and_then(|p| p.meta().field(field));
             let val = match (meta_val, *field) {
                 (Some(v), _) => Some(v.to_string()),
                 (None, "title") => Some(crate::names::pagetitle(page, false)),

@@ -181,7 +181,7 @@ pub fn render_page(site: &Site, id: PageId) -> Rendered {
     for (lpage, link, best) in resolutions {
         let scanned = wiki
             .page_named(&lpage)
-            .is_some_and(|p| p.links.contains(&link));
+            .is_some_and(|p| p.links().contains(&link));
         if !scanned {
             r.state.extra_links.push((lpage, link, best));
         }
@@ -308,7 +308,7 @@ pub fn genpage(
         )
     };
 
-    let meta = &p.meta;
+    let meta = &p.meta();
     let own_title = state.meta.title.as_ref().or(meta.title.as_ref());
     let title = match own_title {
         Some(t) => encode_numeric(t),

@@ -96,22 +96,22 @@ fn meta_key(wiki: &Wiki, id: PageId, field: &str) -> MetaKey {
     let p = wiki.page(id);
     match field {
         "title" => MetaKey::Str(
-            p.meta
+            p.meta()
                 .titlesort
                 .clone()
-                .or_else(|| p.meta.title.clone())
+                .or_else(|| p.meta().title.clone())
                 .unwrap_or_else(|| title_of(wiki, id)),
         ),
         "author" => MetaKey::Str(
-            p.meta
+            p.meta()
                 .authorsort
                 .clone()
-                .or_else(|| p.meta.author.clone())
+                .or_else(|| p.meta().author.clone())
                 .unwrap_or_default(),
         ),
         "date" => MetaKey::Num(wiki.ctime(id)),
-        "updated" => MetaKey::Num(p.meta.updated.unwrap_or(p.mtime)),
-        other => MetaKey::Str(p.meta.field(other).unwrap_or("").to_string()),
+        "updated" => MetaKey::Num(p.meta().updated.unwrap_or(p.mtime)),
+        other => MetaKey::Str(p.meta().field(other).unwrap_or("").to_string()),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::names::{
@@ -146,11 +146,8 @@ pub struct Page {
     pub size: u64,
     /// Content built into wikic, for files no root provides.
     pub builtin: Option<&'static [u8]>,
-    /// Links, in the order they were found, without duplicates.
-    pub links: Vec<String>,
-    /// Typed links: link type (`tag`) to targets.
-    pub typed: TypedLinks,
-    pub meta: MetaBox,
+    /// Links, typed links and metadata: what scanning found.
+    pub scan: ScanCell,
 }
 
 impl Page {
@@ -164,17 +161,101 @@ impl Page {
         self.kind.is_some() || self.internal
     }
 
+    /// Links, in the order they were found, without duplicates.
+    pub fn links(&self) -> &[String] {
+        &self.scan.get().links
+    }
+
+    /// Typed links: link type (`tag`) to targets.
+    pub fn typed(&self) -> &TypedLinks {
+        &self.scan.get().typed
+    }
+
+    pub fn meta(&self) -> &MetaBox {
+        &self.scan.get().meta
+    }
+
     pub fn add_link(&mut self, link: &str, kind: Option<&str>) {
-        if !self.links.iter().any(|l| l == link) {
-            self.links.push(link.to_string());
+        let scan = self.scan.get_mut();
+        if !scan.links.iter().any(|l| l == link) {
+            scan.links.push(link.to_string());
         }
         if let Some(t) = kind {
-            self.typed.insert(t, link);
+            scan.typed.insert(t, link);
         }
     }
 
     pub fn tags(&self) -> impl Iterator<Item = &str> {
-        self.typed.get("tag").iter().map(|x| x.as_str())
+        self.typed().get("tag").iter().map(|x| x.as_str())
+    }
+}
+
+/// What scanning a source found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanData {
+    pub links: Vec<String>,
+    pub typed: TypedLinks,
+    pub meta: MetaBox,
+}
+
+/// Where the scan data of a page not scanned again comes from: the
+/// record the last build wrote, decoded when first asked for — a refresh
+/// after an edit looks at a few pages' links and metadata, not at all of
+/// them.
+pub trait ScanSource: Send + Sync {
+    /// The scan data of record `i`.
+    fn scan_data(&self, i: usize) -> ScanData;
+}
+
+/// A page's scan data: set by scanning, or read from a [`ScanSource`] on
+/// first use.
+#[derive(Clone, Default)]
+pub struct ScanCell {
+    data: OnceLock<ScanData>,
+    from: Option<(Arc<dyn ScanSource>, usize)>,
+}
+
+impl std::fmt::Debug for ScanCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.data.get() {
+            Some(d) => d.fmt(f),
+            None => f.write_str("(not read yet)"),
+        }
+    }
+}
+
+impl From<ScanData> for ScanCell {
+    fn from(data: ScanData) -> ScanCell {
+        ScanCell {
+            data: OnceLock::from(data),
+            from: None,
+        }
+    }
+}
+
+impl ScanCell {
+    /// Scan data to be read from record `i` of `from` when first used.
+    pub fn read_later(from: Arc<dyn ScanSource>, i: usize) -> ScanCell {
+        ScanCell {
+            data: OnceLock::new(),
+            from: Some((from, i)),
+        }
+    }
+
+    pub fn get(&self) -> &ScanData {
+        self.data.get_or_init(|| match &self.from {
+            Some((source, i)) => source.scan_data(*i),
+            None => ScanData::default(),
+        })
+    }
+
+    pub fn get_mut(&mut self) -> &mut ScanData {
+        self.get();
+        self.data.get_mut().expect("initialised just above")
+    }
+
+    pub fn set(&mut self, data: ScanData) {
+        *self = data.into();
     }
 }
 
@@ -697,8 +778,14 @@ impl Wiki {
             .par_iter()
             .zip(known.into_par_iter())
             .map(|(p, k)| match k {
-                Some(k) if k.len() == p.links.len() => k,
-                _ => p.links.iter().map(|l| self.bestlink(&p.name, l)).collect(),
+                // Made from the same record as the links: one target per
+                // link, without reading the links.
+                Some(k) => k,
+                None => p
+                    .links()
+                    .iter()
+                    .map(|l| self.bestlink(&p.name, l))
+                    .collect(),
             })
             .collect();
         let mut linkers: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
@@ -735,7 +822,7 @@ impl Wiki {
             Some(r) => *r,
             None => {
                 let p = self.page(id);
-                self.bestlink(&p.name, &p.links[i])
+                self.bestlink(&p.name, &p.links()[i])
             }
         }
     }
@@ -745,7 +832,7 @@ impl Wiki {
     pub fn broken_links(&self) -> BTreeMap<String, Vec<PageId>> {
         let mut out: BTreeMap<String, Vec<PageId>> = BTreeMap::new();
         for (i, p) in self.pages.iter().enumerate() {
-            for l in &p.links {
+            for l in p.links() {
                 if self.bestlink(&p.name, l).is_none() {
                     out.entry(l.clone()).or_default().push(i as PageId);
                 }
@@ -757,7 +844,7 @@ impl Wiki {
     /// Creation time as pagespecs and sorting see it (meta date wins).
     pub fn ctime(&self, id: PageId) -> i64 {
         let p = self.page(id);
-        p.meta.date.unwrap_or(p.ctime)
+        p.meta().date.unwrap_or(p.ctime)
     }
 }
 

@@ -51,7 +51,7 @@ fn wiki(vectors: &Value, config: Config) -> Wiki {
                 page.add_link(l.as_str().unwrap(), None);
             }
             for t in p["tags"].as_array().unwrap() {
-                page.typed.insert("tag", t.as_str().unwrap());
+                page.scan.get_mut().typed.insert("tag", t.as_str().unwrap());
             }
             page
         })

@@ -13,7 +13,7 @@ use wikic::preprocess::{find_all, parse_params};
 use wikic::scrub::{Scrubber, is_clean};
 use wikic::site::Site;
 use wikic::templates::Templates;
-use wikic::wiki::{Page, Wiki};
+use wikic::wiki::{Page, ScanData, Wiki};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -73,7 +73,11 @@ fn test_site() -> &'static Site {
                 name: n.to_string(),
                 file: format!("{n}.mdwn"),
                 kind: Some("mdwn".into()),
-                links: vec!["sandbox".into(), "blog".into()],
+                scan: ScanData {
+                    links: vec!["sandbox".into(), "blog".into()],
+                    ..Default::default()
+                }
+                .into(),
                 ..Default::default()
             });
             let text = if n == "templates/note" {

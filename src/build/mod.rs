@@ -32,7 +32,7 @@ use crate::render::render_page;
 use crate::scan::{DirRecord, SourceFile, find_sources, is_internal_file, page_name, page_type};
 use crate::site::Site;
 use crate::templates::Templates;
-use crate::wiki::{Page, PageId, Wiki};
+use crate::wiki::{Page, PageId, ScanCell, ScanData, ScanSource, Wiki};
 use crate::write::copy_if_changed;
 
 mod plan;
@@ -324,13 +324,13 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         (Some(i), Some(body)) if incremental => (
             Some(OldState {
                 files: i.manifest.files,
-                body,
+                body: Arc::new(body),
             }),
             Vec::new(),
         ),
         (_, Some(b)) => {
             b.decode_all_outputs();
-            let outs = (0..b.models.len())
+            let outs = (0..b.len())
                 .flat_map(|j| b.output(j).outputs.iter().map(|(p, _)| p.clone()))
                 .collect();
             (None, outs)
@@ -370,7 +370,8 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
 /// The previous build, as the index describes it.
 struct OldState {
     files: Vec<FileEntry>,
-    body: Body,
+    /// Shared with the pages whose scan data is read from it.
+    body: Arc<Body>,
 }
 
 /// Sources sort the same way in the index as from a walk: by root, then
@@ -475,10 +476,11 @@ fn scan_pages(site: &mut Site, ids: &[PageId]) -> Vec<Vec<String>> {
     ids.iter()
         .zip(scanned)
         .map(|(id, s)| {
-            let p = &mut site.wiki.pages[*id as usize];
-            p.links = s.links;
-            p.typed = s.typed;
-            p.meta = s.meta;
+            site.wiki.pages[*id as usize].scan.set(ScanData {
+                links: s.links,
+                typed: s.typed,
+                meta: s.meta,
+            });
             s.scan_deps
         })
         .collect()
@@ -662,7 +664,7 @@ impl Rendered {
 fn run(
     config: Arc<Config>,
     found: Found,
-    mut old_state: Option<OldState>,
+    old_state: Option<OldState>,
     previous_outputs: &[String],
     mut kept: Kept,
     crashed: bool,
@@ -723,46 +725,32 @@ fn run(
     for (i, p) in pages.iter().enumerate() {
         ch.rescan[i] = p.scanned() && !matches!(ch.status[i], Status::Same(_));
     }
-    if let Some(old) = old_state.as_mut() {
-        // Names whose content changed (lowercase), for scan dependencies.
-        let mut touched: FxHashSet<&str> = FxHashSet::default();
+    if let Some(old) = old_state.as_ref() {
+        // Names whose content changed (hashes of the lowercased names),
+        // for scan dependencies.
+        let mut touched: FxHashSet<u64> = FxHashSet::default();
         for (i, st) in ch.status.iter().enumerate() {
             if !matches!(st, Status::Same(_)) {
-                touched.insert(&pages[i].lc_name);
+                touched.insert(name_hash(&pages[i].lc_name));
             }
         }
         for &d in &ch.deleted {
-            touched.insert(ch.old_name(&pages, d));
+            touched.insert(name_hash(ch.old_name(&pages, d)));
         }
-        // Pages whose scan read a changed page are scanned again; the
-        // others keep what the last scan found (moved, not copied: the
-        // old record is written back from its bytes).
-        let again: Vec<usize> = (0..n)
-            .filter(|&i| {
-                matches!(ch.status[i], Status::Same(o)
-                    if pages[i].scanned()
-                        && old.body.models[o]
-                            .scan_deps
-                            .iter()
-                            .any(|d| touched.contains(d.as_str())))
-            })
-            .collect();
-        drop(touched);
-        for i in again {
-            ch.rescan[i] = true;
-        }
+        // Pages whose scan read a changed page are scanned again (a hash
+        // collision only scans one more); the others keep what the last
+        // scan found, read from its record when first used.
         for (i, p) in pages.iter_mut().enumerate() {
             let Status::Same(o) = ch.status[i] else {
                 continue;
             };
-            if ch.rescan[i] {
-                continue;
+            let summary = &old.body.summaries[o];
+            if p.scanned() && summary.scan_deps.iter().any(|h| touched.contains(h)) {
+                ch.rescan[i] = true;
+            } else if !ch.rescan[i] {
+                let source: Arc<dyn ScanSource> = old.body.clone();
+                p.scan = ScanCell::read_later(source, o);
             }
-            let m = &mut old.body.models[o];
-            p.links = std::mem::take(&mut m.links);
-            p.typed = std::mem::take(&mut m.typed);
-            p.meta = std::mem::take(&mut m.meta);
-            scan_deps[i] = std::mem::take(&mut m.scan_deps);
         }
     }
     let old = old_state.as_ref();
@@ -792,7 +780,7 @@ fn run(
             (0..n)
                 .map(|i| match ch.status[i] {
                     Status::Same(o) if !ch.rescan[i] => Some(
-                        old.body.models[o]
+                        old.body.summaries[o]
                             .resolved
                             .iter()
                             .map(|t| t.map(|t| t as PageId))
@@ -865,19 +853,23 @@ fn run(
                 r.depends_spec.clone(),
             ),
             (None, Some((o, j))) => (
-                o.body.models[j].until,
-                o.body.models[j].depends_spec.clone(),
+                o.body.summaries[j].until,
+                o.body.model(j).depends_spec.clone(),
             ),
             (None, None) => (None, Vec::new()),
         };
         ModelRecord {
             kind: p.kind.clone(),
             internal: p.internal,
-            links: p.links.clone(),
-            typed: p.typed.clone(),
-            meta: p.meta.clone(),
+            links: p.links().to_vec(),
+            typed: p.typed().clone(),
+            meta: p.meta().clone(),
             resolved: wiki.resolved[i].clone(),
-            scan_deps: scan_deps[i].clone(),
+            // Pages not scanned again keep the last scan's.
+            scan_deps: match old_model(i) {
+                Some((o, j)) if !ch.rescan[i] => o.body.model(j).scan_deps.clone(),
+                _ => scan_deps[i].clone(),
+            },
             until,
             depends_spec,
         }
@@ -902,7 +894,7 @@ fn run(
         .enumerate()
         .filter_map(|(i, r)| match r {
             RecordOut::Fresh(m) => m.until,
-            RecordOut::Same(_) => old_model(i).and_then(|(o, j)| o.body.models[j].until),
+            RecordOut::Same(_) => old_model(i).and_then(|(o, j)| o.body.summaries[j].until),
         })
         .min();
     let outputs: Vec<RecordOut<OutputRecord>> = rendered
@@ -1003,7 +995,7 @@ fn run(
     Index::save(
         &config.statedir,
         &manifest,
-        &encode_body(&models, &outputs, &dependents, old.map(|o| &o.body)),
+        &encode_body(&models, &outputs, &dependents, old.map(|o| &*o.body)),
         kept,
     )
     .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;

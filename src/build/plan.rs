@@ -123,7 +123,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     let wiki = &site.wiki;
     let config = &wiki.config;
     let n = wiki.pages.len();
-    let models = &old.body.models;
+    let body = &old.body;
     let mut render = vec![false; n];
     let mut changed = Changed::default();
     let mark = |render: &mut Vec<bool>, i: usize, why: &str| {
@@ -135,7 +135,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     };
     for (i, st) in ch.status.iter().enumerate() {
         let p = wiki.page(i as PageId);
-        let links_differ = |r: &ModelRecord| r.links != p.links || r.typed != p.typed;
+        let links_differ = |r: &ModelRecord| r.links != p.links() || r.typed != *p.typed();
         match st {
             Status::New => {
                 render[i] = true;
@@ -147,18 +147,18 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
             Status::Changed => {
                 render[i] = true;
                 changed.content.insert(p.lc_name.clone());
-                if ch.old_pos[i].is_none_or(|o| links_differ(&models[o])) {
+                if ch.old_pos[i].is_none_or(|o| links_differ(body.model(o))) {
                     changed.links.insert(p.lc_name.clone());
                 }
                 say(verbose, &p.file, "which changed");
             }
             Status::Same(o) if ch.rescan[i] => {
-                let r = &models[*o];
+                let r = body.model(*o);
                 let links = links_differ(r);
                 if links {
                     changed.links.insert(p.lc_name.clone());
                 }
-                if links || r.meta != p.meta {
+                if links || r.meta != *p.meta() {
                     mark(&mut render, i, "whose template changed");
                 }
             }
@@ -177,7 +177,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     let mut bl_candidates: FxHashSet<PageId> = FxHashSet::default();
     for i in 0..n {
         let now = &wiki.resolved[i];
-        let before: Option<&Vec<Option<u32>>> = ch.old_pos[i].map(|o| &models[o].resolved);
+        let before: Option<&Vec<Option<u32>>> = ch.old_pos[i].map(|o| &body.summaries[o].resolved);
         // Compared by name: a target that went away differs from a link
         // that was already broken.
         let same = before.is_some_and(|b| {
@@ -215,7 +215,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     }
     for &d in &ch.deleted {
         bl_candidates.extend(
-            models[d]
+            body.summaries[d]
                 .resolved
                 .iter()
                 .flatten()
@@ -304,7 +304,7 @@ fn changed_backlinks(
         .filter_map(|&c| ch.old_pos[c as usize])
         .collect();
     let mut old_back: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    for (from, r) in old.body.models.iter().enumerate() {
+    for (from, r) in old.body.summaries.iter().enumerate() {
         for t in r.resolved.iter().flatten() {
             if *t as usize != from && wanted.contains(&(*t as usize)) {
                 old_back.entry(*t).or_default().push(from as u32);
@@ -370,8 +370,8 @@ fn follow_dependencies(
     let always: Vec<usize> = (0..n)
         .filter(|&i| {
             ch.same(i).is_some_and(|o| {
-                let m = &old.body.models[o];
-                !m.depends_spec.is_empty() || m.until.is_some()
+                let m = &old.body.summaries[o];
+                m.has_depends_spec || m.until.is_some()
             })
         })
         .collect();
@@ -472,8 +472,9 @@ fn depends_hit(
     named: bool,
     changed: &Changed,
 ) -> Option<String> {
-    let m = &old.body.models[o];
-    if m.until
+    let summary = &old.body.summaries[o];
+    if summary
+        .until
         .is_some_and(|u| crate::directives::calendar::now() >= u)
     {
         return Some("whose calendar has a new day or month to show".into());
@@ -488,9 +489,10 @@ fn depends_hit(
             }
         }
     }
-    if m.depends_spec.is_empty() {
+    if !summary.has_depends_spec {
         return None;
     }
+    let m = old.body.model(o);
     let mp = MatchParams {
         location: Some(p.name.as_str()),
         ..Default::default()

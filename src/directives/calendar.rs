@@ -305,7 +305,7 @@ fn format_month(cx: &mut Context, req: &Req) -> Result<String, String> {
             ));
             for &id in pages {
                 let p = cx.wiki().page(id);
-                let title = match &p.meta.title {
+                let title = match &p.meta().title {
                     Some(t) => t.clone(),
                     None => crate::names::pagetitle(crate::names::basename(&p.name), false),
                 };

@@ -373,7 +373,7 @@ fn item_vars(cx: &Context, id: PageId, timeformat: Option<&str>) -> Map<String, 
     let mut v = Map::new();
     v.insert("pageurl".into(), json!(wiki.urlto(&p.name, &cx.destpage)));
     v.insert("inlinepage".into(), json!(p.name));
-    let title = match &p.meta.title {
+    let title = match &p.meta().title {
         Some(t) => encode_numeric(t),
         None => pagetitle(basename(&p.name), false),
     };
@@ -404,7 +404,7 @@ fn meta_vars(cx: &Context, id: PageId, v: &mut Map<String, Value>) {
     let site = cx.site;
     let wiki = &site.wiki;
     let p = wiki.page(id);
-    let m = &p.meta;
+    let m = &p.meta();
     if let Some(a) = &m.author {
         v.insert("author".into(), json!(encode_numeric(a)));
     }
@@ -425,7 +425,7 @@ fn meta_vars(cx: &Context, id: PageId, v: &mut Map<String, Value>) {
     }
     let dest_meta = wiki
         .page_named(&cx.destpage)
-        .map(|d| d.meta.clone())
+        .map(|d| d.meta().clone())
         .unwrap_or_default();
     for (field, val, destval) in [
         ("license", &m.license, &dest_meta.license),
@@ -638,34 +638,34 @@ fn genfeed(
         let u = wiki.urlto_abs(&p.name);
         let pcontent = absolute_urls(&inline_content(site, id, page, cx.nesting + 1), &pageurl);
         let mut v = Map::new();
-        let ptitle = match &p.meta.title {
+        let ptitle = match &p.meta().title {
             Some(t) => encode_numeric(t),
             None => pagetitle(basename(&p.name), false),
         };
         v.insert("title".into(), json!(xml_text(&ptitle)));
         v.insert("url".into(), json!(xml_attr(&u)));
-        let permalink = match &p.meta.permalink {
+        let permalink = match &p.meta().permalink {
             Some(pl) => urlabs(pl, &cfg.url),
             None => u.clone(),
         };
         v.insert("permalink".into(), json!(xml_attr(&permalink)));
         super::comment::item_vars(cx, id, false, &mut v);
         let ctime = wiki.ctime(id);
-        let mtime = p.meta.updated.unwrap_or(p.mtime);
+        let mtime = p.meta().updated.unwrap_or(p.mtime);
         v.insert("cdate_822".into(), json!(timefmt::date_822(ctime, tz)));
         v.insert("mdate_822".into(), json!(timefmt::date_822(mtime, tz)));
         v.insert("cdate_3339".into(), json!(timefmt::date_3339(ctime)));
         v.insert("mdate_3339".into(), json!(timefmt::date_3339(mtime)));
-        if let Some(g) = &p.meta.guid {
+        if let Some(g) = &p.meta().guid {
             v.insert("guid".into(), json!(encode_numeric(g)));
         }
-        if let Some(a) = &p.meta.author {
+        if let Some(a) = &p.meta().author {
             v.insert("author".into(), json!(xml_text(&encode_numeric(a))));
         }
-        if let Some(a) = &p.meta.authorurl {
+        if let Some(a) = &p.meta().authorurl {
             v.insert("authorurl".into(), json!(xml_attr(a)));
         }
-        if let (Some(enc), Some(file)) = (&p.meta.enclosure, &p.meta.enclosurefile) {
+        if let (Some(enc), Some(file)) = (&p.meta().enclosure, &p.meta().enclosurefile) {
             let (mime, len) = enclosure_info(cx, file);
             v.insert("enclosure".into(), json!(xml_attr(enc)));
             v.insert("type".into(), json!(mime));

@@ -26,7 +26,7 @@ impl Directive for Map {
             let p = wiki.page(*id);
             let text = show
                 .as_deref()
-                .and_then(|f| p.meta.field(f))
+                .and_then(|f| p.meta().field(f))
                 .unwrap_or("")
                 .to_string();
             items.push((p.name.clone(), text));

@@ -229,7 +229,7 @@ impl Directive for MetaDirective {
                         let next = if at == page {
                             Some(lname.clone())
                         } else {
-                            wiki.page_named(&at).and_then(|p| p.meta.redir.clone())
+                            wiki.page_named(&at).and_then(|p| p.meta().redir.clone())
                         };
                         let Some(next) = next else { break };
                         if seen.contains(&at) {

@@ -24,7 +24,7 @@ impl Directive for Orphans {
                     return false;
                 }
                 // Linking out to another page makes it reachable back.
-                !p.links.iter().any(|l| {
+                !p.links().iter().any(|l| {
                     !l.is_empty()
                         && (!cfg.discussion || !l.to_lowercase().ends_with(&dp))
                         && wiki.bestlink(&p.name, l).is_some_and(|t| t != id)

@@ -66,7 +66,7 @@ impl Directive for PageStats {
             counts.sort_by(by_count);
             counts.truncate(limit);
         }
-        let linktext = |id: PageId| show.as_deref().and_then(|f| wiki.page(id).meta.field(f));
+        let linktext = |id: PageId| show.as_deref().and_then(|f| wiki.page(id).meta().field(f));
         let class = params.get("class");
         let (page, destpage) = (cx.page.as_str(), cx.destpage.as_str());
         if style == "table" {

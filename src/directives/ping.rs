@@ -32,7 +32,7 @@ impl Directive for Ping {
 pub fn targets(wiki: &crate::wiki::Wiki) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in &wiki.pages {
-        for t in &p.meta.ping {
+        for t in &p.meta().ping {
             if !out.contains(t) {
                 out.push(t.clone());
             }

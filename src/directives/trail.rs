@@ -173,12 +173,12 @@ impl Trails {
     pub fn compute(wiki: &Wiki, site: &Site) -> Trails {
         let mut t = Trails::default();
         let mut trails: Vec<PageId> = (0..wiki.pages.len() as PageId)
-            .filter(|&i| wiki.page(i).meta.trail.is_some())
+            .filter(|&i| wiki.page(i).meta().trail.is_some())
             .collect();
         trails.sort_by(|a, b| wiki.page(*a).name.cmp(&wiki.page(*b).name));
         for tid in trails {
             let members = members_of(wiki, site, tid);
-            let def = wiki.page(tid).meta.trail.as_ref().unwrap();
+            let def = wiki.page(tid).meta().trail.as_ref().unwrap();
             let n = members.len();
             for (i, &m) in members.iter().enumerate() {
                 let mut pos = Position {
@@ -204,7 +204,7 @@ impl Trails {
 
 fn members_of(wiki: &Wiki, site: &Site, tid: PageId) -> Vec<PageId> {
     let tp = wiki.page(tid);
-    let Some(def) = &tp.meta.trail else {
+    let Some(def) = &tp.meta().trail else {
         return Vec::new();
     };
     let mut members: Vec<PageId> = Vec::new();
@@ -249,7 +249,7 @@ fn members_of(wiki: &Wiki, site: &Site, tid: PageId) -> Vec<PageId> {
 /// A page's title as trails show it.
 fn title_of(wiki: &Wiki, id: PageId) -> String {
     let p = wiki.page(id);
-    match &p.meta.title {
+    match &p.meta().title {
         Some(t) => encode_numeric(t),
         None => pagetitle(basename(&p.name), false),
     }
@@ -273,7 +273,7 @@ pub fn navigation(
     for pos in positions {
         let tp = wiki.page(pos.trail);
         state.add_depends(&tp.name, DEPEND_CONTENT);
-        if let Some(def) = &tp.meta.trail {
+        if let Some(def) = &tp.meta().trail {
             for part in &def.parts {
                 match part {
                     Part::Spec { spec, sort, .. } => {
