@@ -79,7 +79,7 @@ pub fn inline_content(site: &Site, id: PageId, destpage: &str, nesting: u32) -> 
 /// [`inline_content`] and what the inlined page's directives recorded.
 pub fn inline_render(site: &Site, id: PageId, destpage: &str, nesting: u32) -> (String, PageState) {
     let p = site.wiki.page(id);
-    let Some(kind) = p.kind.clone() else {
+    let Some(kind) = p.kind else {
         return Default::default();
     };
     if nesting > crate::directives::MAX_NESTING {
@@ -92,7 +92,7 @@ pub fn inline_render(site: &Site, id: PageId, destpage: &str, nesting: u32) -> (
     };
     let mut cx = Context::new(site, &p.name, destpage, false);
     cx.nesting = nesting;
-    let html = body(&mut cx, &kind, text);
+    let html = body(&mut cx, kind, text);
     // Blocks kept out of Markdown's way on the inlined page go back in
     // now; the including page has its own.
     let html = if cx.state.placeholders.is_empty() {
@@ -192,10 +192,10 @@ pub fn render_page(site: &Site, id: PageId) -> Rendered {
 fn render_page_inner(site: &Site, id: PageId) -> Rendered {
     let wiki = &site.wiki;
     let p = wiki.page(id);
-    let kind = p.kind.clone().unwrap_or_else(|| "mdwn".into());
+    let kind = p.kind.unwrap_or("mdwn");
     let mut cx = Context::new(site, &p.name, &p.name, false);
     let text = site.source(id).unwrap_or("");
-    let mut content = body(&mut cx, &kind, text);
+    let mut content = body(&mut cx, kind, text);
     if let Some(err) = site.source_error(id) {
         content = format!(
             "<div class=\"error\">{}</div>\n{content}",
@@ -522,10 +522,10 @@ pub fn meta_html(site: &Site, page: &str, text: &str) -> String {
     let kind = site
         .wiki
         .page_named(page)
-        .and_then(|p| p.kind.clone())
-        .unwrap_or_else(|| "mdwn".into());
+        .and_then(|p| p.kind)
+        .unwrap_or("mdwn");
     let mut cx = Context::new(site, page, page, false);
-    body(&mut cx, &kind, text)
+    body(&mut cx, kind, text)
 }
 
 #[cfg(test)]

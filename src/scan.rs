@@ -33,10 +33,16 @@ impl SourceFile {
     /// Where the file is: its path under its root (none for built-in
     /// files). Made when needed, not for every source on every refresh.
     pub fn abs(&self, config: &Config) -> PathBuf {
-        config
-            .root_dir(self.root)
-            .map_or_else(PathBuf::new, |dir| dir.join(&self.rel))
+        source_path(config, self.root, &self.rel)
     }
+}
+
+/// Where the source `rel` of root `root` is (an empty path for built-in
+/// files).
+pub fn source_path(config: &Config, root: u16, rel: &str) -> PathBuf {
+    config
+        .root_dir(root)
+        .map_or_else(PathBuf::new, |dir| dir.join(rel))
 }
 
 /// Page types wikic can render, given the enabled plugins.

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rustc_hash::FxHashMap;
 
+use crate::config::Config;
 use crate::directives::templatebody::TemplateBody;
 use crate::directives::{Params, Registry};
 use crate::htmltmpl::HtmlTemplate;
@@ -27,13 +28,13 @@ pub struct Source {
 
 /// Reads a page source: UTF-8 expected; invalid bytes are replaced and
 /// reported, an unreadable file gives an empty page and an error.
-pub fn read_source(p: &Page) -> Source {
+pub fn read_source(p: &Page, config: &Config) -> Source {
     if !p.scanned() {
         return Source::default();
     }
     let bytes = match p.builtin {
         Some(b) => Ok(b.to_vec()),
-        None => std::fs::read(&p.src_path),
+        None => std::fs::read(p.src_path(config)),
     };
     match bytes {
         Ok(bytes) => match String::from_utf8(bytes) {
@@ -49,7 +50,7 @@ pub fn read_source(p: &Page) -> Source {
                     text: Some(Arc::from(String::from_utf8_lossy(&bytes).into_owned())),
                     error: Some(format!(
                         "{}: not valid UTF-8 (line {line}, byte {at}); the bad bytes are shown as \u{FFFD}. Re-save the file as UTF-8.",
-                        p.src_path.display()
+                        p.src_path(config).display()
                     )),
                 }
             }
@@ -58,7 +59,7 @@ pub fn read_source(p: &Page) -> Source {
             text: Some(Arc::from("")),
             error: Some(format!(
                 "{}: cannot read: {e}; fix its permissions and rebuild",
-                p.src_path.display()
+                p.src_path(config).display()
             )),
         },
     }
@@ -159,7 +160,7 @@ impl Site {
 
     fn load(&self, id: PageId) -> &Source {
         self.sources[id as usize].get_or_init(|| {
-            let s = read_source(self.wiki.page(id));
+            let s = read_source(self.wiki.page(id), &self.wiki.config);
             if let Some(e) = &s.error {
                 tracing::error!("{e}");
                 if let Ok(mut errs) = self.read_errors.lock() {
@@ -240,7 +241,7 @@ impl Site {
         let text: String = match self.source(tid) {
             Some(s) => templatebody_of(s, self.wiki.config.prefix_directives)
                 .unwrap_or_else(|| s.to_string()),
-            None => std::fs::read_to_string(&self.wiki.page(tid).src_path)
+            None => std::fs::read_to_string(self.wiki.page(tid).src_path(&self.wiki.config))
                 .map_err(|e| format!("cannot read template {tpage}: {e}"))?,
         };
         let parsed = Arc::new(HtmlTemplate::parse(&text).map_err(|e| e.0));

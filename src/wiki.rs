@@ -130,11 +130,12 @@ pub struct Page {
     pub lc_name: String,
     /// Source path relative to its root directory.
     pub file: String,
-    /// Where the file lives on disk.
-    pub src_path: PathBuf,
+    /// The root the file is in: 0 srcdir, 1.. the underlays,
+    /// `u16::MAX` built in (see [`Page::src_path`]).
+    pub root: u16,
     pub underlay: bool,
     /// Page type (`mdwn`, `md`, `html`...), `None` for raw files.
-    pub kind: Option<String>,
+    pub kind: Option<&'static str>,
     /// Internal sources (`name._ext`) are scanned for links, as ikiwiki
     /// scans them whether or not a plugin renders their type, but never
     /// rendered as pages of their own.
@@ -153,6 +154,11 @@ pub struct Page {
 impl Page {
     pub fn is_page(&self) -> bool {
         self.kind.is_some()
+    }
+
+    /// Where the file lives on disk (an empty path for built-in files).
+    pub fn src_path(&self, config: &Config) -> PathBuf {
+        crate::scan::source_path(config, self.root, &self.file)
     }
 
     /// Whether the source's text is read and scanned for links and
@@ -499,19 +505,29 @@ impl Wiki {
                 p.lc_name = p.name.to_lowercase();
             }
         }
-        self.by_name = NameIndex::build(&self.pages, |p| &p.name);
-        self.by_lc = NameIndex::build(&self.pages, |p| &p.lc_name);
-        self.dest = DestIndex::build(&self.pages, &self.config);
-        let mut sorted: Vec<PageId> = (0..self.pages.len() as PageId).collect();
-        // Ties (names differing only in case) in page order, as a stable
-        // sort would leave them.
-        sorted.sort_unstable_by(|a, b| {
-            self.pages[*a as usize]
-                .lc_name
-                .cmp(&self.pages[*b as usize].lc_name)
-                .then(a.cmp(b))
-        });
-        self.by_lc_sorted = sorted;
+        let (pages, config) = (&self.pages, &self.config);
+        // Four independent maps, made two at a time.
+        let ((by_name, by_lc), (dest, sorted)) = rayon::join(
+            || {
+                (
+                    NameIndex::build(pages, |p| &p.name),
+                    NameIndex::build(pages, |p| &p.lc_name),
+                )
+            },
+            || {
+                let mut sorted: Vec<PageId> = (0..pages.len() as PageId).collect();
+                // Ties (names differing only in case) in page order, as a
+                // stable sort would leave them.
+                sorted.sort_unstable_by(|a, b| {
+                    pages[*a as usize]
+                        .lc_name
+                        .cmp(&pages[*b as usize].lc_name)
+                        .then(a.cmp(b))
+                });
+                (DestIndex::build(pages, config), sorted)
+            },
+        );
+        (self.by_name, self.by_lc, self.dest, self.by_lc_sorted) = (by_name, by_lc, dest, sorted);
     }
 
     /// Pages whose lowercased name starts with `prefix` (lowercase).
@@ -911,10 +927,10 @@ mod tests {
 
     #[test]
     fn output_paths_are_the_pages_and_raw_files_published() {
-        let page = |name: &str, file: &str, kind: Option<&str>, internal: bool| Page {
+        let page = |name: &str, file: &str, kind: Option<&'static str>, internal: bool| Page {
             name: name.into(),
             file: file.into(),
-            kind: kind.map(str::to_string),
+            kind,
             internal,
             ..Default::default()
         };

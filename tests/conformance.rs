@@ -42,7 +42,7 @@ fn wiki(vectors: &Value, config: Config) -> Wiki {
             let mut page = Page {
                 file: format!("{name}.mdwn"),
                 name,
-                kind: Some("mdwn".into()),
+                kind: Some("mdwn"),
                 ctime: p["ctime"].as_i64().unwrap(),
                 mtime: p["mtime"].as_i64().unwrap(),
                 ..Default::default()

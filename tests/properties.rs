@@ -72,7 +72,7 @@ fn test_site() -> &'static Site {
             pages.push(Page {
                 name: n.to_string(),
                 file: format!("{n}.mdwn"),
-                kind: Some("mdwn".into()),
+                kind: Some("mdwn"),
                 scan: ScanData {
                     links: vec!["sandbox".into(), "blog".into()],
                     ..Default::default()

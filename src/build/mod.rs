@@ -603,9 +603,9 @@ fn page_from_file(f: &SourceFile, config: &Config) -> Page {
         lc_name: name.to_lowercase(),
         name,
         file: f.rel.clone(),
-        src_path: f.abs(config),
+        root: f.root,
         underlay: f.underlay,
-        kind: page_type(&f.rel, config).map(str::to_string),
+        kind: page_type(&f.rel, config),
         internal: is_internal_file(&f.rel),
         ctime: f.ctime,
         mtime: f.mtime,
@@ -859,7 +859,7 @@ fn run(
             (None, None) => (None, Vec::new()),
         };
         ModelRecord {
-            kind: p.kind.clone(),
+            kind: p.kind.map(str::to_string),
             internal: p.internal,
             links: p.links().to_vec(),
             typed: p.typed().clone(),
@@ -1067,7 +1067,7 @@ fn render_one(site: &Site, id: PageId, old_outputs: &[(String, u64)], crashed: b
             let full = destdir.join(&p.file);
             let res = match p.builtin {
                 Some(content) => crate::write::write_if_changed(&full, content),
-                None => copy_if_changed(&p.src_path, &full, p.mtime_ns, p.size),
+                None => copy_if_changed(&p.src_path(&wiki.config), &full, p.mtime_ns, p.size),
             };
             out.count(res, &full);
             out.outputs.push((p.file.clone(), 0));

@@ -98,9 +98,8 @@ impl Directive for Img {
         }
         let bytes = match fp.builtin {
             Some(b) => b.to_vec(),
-            None => {
-                std::fs::read(&fp.src_path).map_err(|e| format!("failed to read {file}: {e}"))?
-            }
+            None => std::fs::read(fp.src_path(&wiki.config))
+                .map_err(|e| format!("failed to read {file}: {e}"))?,
         };
         let magic: Option<&[u8]> = match format.as_str() {
             "jpeg" => Some(b"\xff\xd8\xff"),
@@ -171,7 +170,7 @@ impl Directive for Img {
                     let fresh = match (
                         fp.builtin,
                         std::fs::metadata(&dest),
-                        std::fs::metadata(&fp.src_path),
+                        std::fs::metadata(fp.src_path(&wiki.config)),
                     ) {
                         (None, Ok(d), Ok(s)) => d.modified().ok() >= s.modified().ok(),
                         _ => false,

@@ -283,7 +283,9 @@ impl Directive for Inline {
                         ret.push_str(&crate::links::linkify(wiki, &p.name, &cx.destpage, &pre));
                     } else {
                         ret.push('\n');
-                        ret.push_str(&std::fs::read_to_string(&p.src_path).unwrap_or_default());
+                        ret.push_str(
+                            &std::fs::read_to_string(p.src_path(&wiki.config)).unwrap_or_default(),
+                        );
                     }
                     continue;
                 }

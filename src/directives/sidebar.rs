@@ -20,9 +20,9 @@ impl Directive for Sidebar {
                 let kind = cx
                     .wiki()
                     .page_named(&cx.page)
-                    .and_then(|p| p.kind.clone())
-                    .unwrap_or_else(|| "mdwn".into());
-                Some(crate::render::body(cx, &kind, content))
+                    .and_then(|p| p.kind)
+                    .unwrap_or("mdwn");
+                Some(crate::render::body(cx, kind, content))
             }
             None => None,
         });
@@ -60,14 +60,14 @@ pub fn content(site: &Site, id: PageId, state: &mut super::PageState) -> Option<
     }
     let sid = wiki.bestlink(&page, "sidebar")?;
     let sp = wiki.page(sid);
-    let kind = sp.kind.clone()?;
+    let kind = sp.kind?;
     state.add_depends(&sp.name, DEPEND_CONTENT);
     let text = site.source(sid)?;
     if text.is_empty() {
         return None;
     }
     let mut cx = Context::new(site, &sp.name, &page, false);
-    let html = crate::render::body(&mut cx, &kind, text);
+    let html = crate::render::body(&mut cx, kind, text);
     // What the sidebar's directives depend on, the page shown with it
     // depends on.
     for (d, t) in &cx.state.depends {

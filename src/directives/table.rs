@@ -22,7 +22,7 @@ impl Directive for Table {
                 let Some(id) = wiki.id(f) else {
                     return Err("cannot find file".into());
                 };
-                let path = &wiki.page(id).src_path;
+                let path = &wiki.page(id).src_path(&wiki.config);
                 let text = match wiki.page(id).builtin {
                     Some(b) => String::from_utf8_lossy(b).into_owned(),
                     None => std::fs::read_to_string(path)
@@ -161,13 +161,13 @@ fn row_html(cx: &mut Context, elt: &str, cells: &[String], column_headers: bool)
     let kind = cx
         .wiki()
         .page_named(&cx.page)
-        .and_then(|p| p.kind.clone())
-        .unwrap_or_else(|| "mdwn".into());
+        .and_then(|p| p.kind)
+        .unwrap_or("mdwn");
     let mut out = vec!["\t\t<tr>".to_string()];
     let mut x = 0;
     while x < cells.len() {
         let pre = cx.preprocess(&cells[x]);
-        let cell = crate::render::htmlize(cx.site, &cx.page, &cx.destpage, &kind, &pre);
+        let cell = crate::render::htmlize(cx.site, &cx.page, &cx.destpage, kind, &pre);
         let first = x;
         let mut colspan = 1;
         while x + 1 < cells.len() && cells[x + 1].is_empty() {

@@ -53,8 +53,8 @@ impl Directive for Template {
         let kind = site
             .wiki
             .page_named(&cx.page)
-            .and_then(|p| p.kind.clone())
-            .unwrap_or_else(|| "mdwn".into());
+            .and_then(|p| p.kind)
+            .unwrap_or("mdwn");
         let mut vars = Map::new();
         let mut all: Vec<(String, String)> = params.pairs.clone();
         all.push(("page".into(), cx.page.clone()));
@@ -75,7 +75,7 @@ impl Directive for Template {
                 let html = if cx.scan {
                     expanded.clone()
                 } else {
-                    htmlize(site, &cx.page, &cx.destpage, &kind, &expanded)
+                    htmlize(site, &cx.page, &cx.destpage, kind, &expanded)
                 };
                 vars.insert(key.clone(), Value::String(chomp(html)));
             }
