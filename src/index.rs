@@ -776,13 +776,20 @@ impl Index {
         };
         let head = parse_head(&bytes)?;
         let open = |seg: Seg| open_segment(statedir, seg, head.segments[seg as usize]);
-        let files = decode_files(&open(Seg::Names)?, &open(Seg::Stamps)?)?;
-        let dirs_bytes = open(Seg::Dirs)?;
-        let dirs = if dirs_bytes.is_empty() {
-            Vec::new()
-        } else {
-            postcard::from_bytes(&dirs_bytes).map_err(|e| IndexError::Corrupt(e.to_string()))?
-        };
+        let (names, stamps, dirs_bytes) = (open(Seg::Names)?, open(Seg::Stamps)?, open(Seg::Dirs)?);
+        // The two decodes are independent: made side by side.
+        let (files, dirs) = rayon::join(
+            || decode_files(&names, &stamps),
+            || -> Result<Vec<crate::scan::DirRecord>, IndexError> {
+                if dirs_bytes.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    postcard::from_bytes(&dirs_bytes)
+                        .map_err(|e| IndexError::Corrupt(e.to_string()))
+                }
+            },
+        );
+        let (files, dirs) = (files?, dirs?);
         Ok(Index {
             manifest: Manifest {
                 tool: head.tool,
