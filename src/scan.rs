@@ -183,6 +183,14 @@ pub struct DirRecord {
     pub entries: Vec<(String, u8)>,
 }
 
+impl DirRecord {
+    /// Whether the record still describes the directory, which now has
+    /// modification time `mtime_ns` (0 when it could not be read).
+    fn current(&self, mtime_ns: i64) -> bool {
+        !self.racy && self.mtime_ns == mtime_ns && mtime_ns != 0
+    }
+}
+
 /// Directory records of the last build, by root and relative path.
 pub type DirCache<'a> = FxHashMap<(u16, &'a str), &'a DirRecord>;
 
@@ -265,9 +273,7 @@ fn list_dir<'c>(
 ) -> Result<std::borrow::Cow<'c, DirRecord>, String> {
     let mtime_ns = root.stat(rel).map(|s| s.0).unwrap_or(0);
     if let Some(c) = cache.and_then(|c| c.get(&(root_id, rel)))
-        && !c.racy
-        && c.mtime_ns == mtime_ns
-        && mtime_ns != 0
+        && c.current(mtime_ns)
     {
         return Ok(std::borrow::Cow::Borrowed(*c));
     }
@@ -488,14 +494,20 @@ impl<'c> Previous<'c> {
         let roots_known = self.dirs.iter().filter(|d| d.rel.is_empty()).count() == roots.len();
         roots_known
             && self.dirs.par_iter().with_min_len(32).all(|d| {
-                root_of.get(&d.root).is_some_and(|root| {
-                    !d.racy
-                        && d.mtime_ns != 0
-                        && root.stat(&d.rel).is_some_and(|s| s.0 == d.mtime_ns)
-                })
+                root_of
+                    .get(&d.root)
+                    .is_some_and(|root| d.current(root.stat(&d.rel).map_or(0, |s| s.0)))
             })
     }
 }
+
+/// The sources found, what finding them warned about, and the directory
+/// records (borrowed from the last build's where unchanged).
+pub type Sources<'c> = (
+    Vec<SourceFile>,
+    ScanReport,
+    Vec<std::borrow::Cow<'c, DirRecord>>,
+);
 
 /// Finds the sources, reading only the directories that changed since
 /// `previous` was recorded (all of them without it). Directory records
@@ -504,11 +516,7 @@ pub fn find_sources_listed<'c>(
     config: &Config,
     previous: Option<&Previous<'c>>,
     build_start_ns: i64,
-) -> (
-    Vec<SourceFile>,
-    ScanReport,
-    Vec<std::borrow::Cow<'c, DirRecord>>,
-) {
+) -> Sources<'c> {
     let roots: Vec<(RootDir, u16)> = config
         .roots()
         .filter(|&(n, dir)| n == 0 || (dir.is_dir() && dir != config.srcdir))
@@ -563,11 +571,7 @@ fn find_changed<'c>(
     roots: &[(RootDir, u16)],
     cache: Option<&DirCache<'c>>,
     build_start_ns: i64,
-) -> (
-    Vec<SourceFile>,
-    ScanReport,
-    Vec<std::borrow::Cow<'c, DirRecord>>,
-) {
+) -> Sources<'c> {
     let mut report = ScanReport::default();
     let mut seen_pages = FxHashSet::default();
     let mut kept: Vec<(usize, String)> = Vec::new();
