@@ -32,9 +32,10 @@ pub fn read_source(p: &Page, config: &Config) -> Source {
     if !p.scanned() {
         return Source::default();
     }
+    let path = p.src_path(config);
     let bytes = match p.builtin {
         Some(b) => Ok(b.to_vec()),
-        None => std::fs::read(p.src_path(config)),
+        None => std::fs::read(&path),
     };
     match bytes {
         Ok(bytes) => match String::from_utf8(bytes) {
@@ -50,7 +51,7 @@ pub fn read_source(p: &Page, config: &Config) -> Source {
                     text: Some(Arc::from(String::from_utf8_lossy(&bytes).into_owned())),
                     error: Some(format!(
                         "{}: not valid UTF-8 (line {line}, byte {at}); the bad bytes are shown as \u{FFFD}. Re-save the file as UTF-8.",
-                        p.src_path(config).display()
+                        path.display()
                     )),
                 }
             }
@@ -59,7 +60,7 @@ pub fn read_source(p: &Page, config: &Config) -> Source {
             text: Some(Arc::from("")),
             error: Some(format!(
                 "{}: cannot read: {e}; fix its permissions and rebuild",
-                p.src_path(config).display()
+                path.display()
             )),
         },
     }
