@@ -876,6 +876,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scan_data_is_read_from_its_source_once_and_only_when_asked() {
+        struct Counting(std::sync::atomic::AtomicUsize);
+        impl ScanSource for Counting {
+            fn scan_data(&self, i: usize) -> ScanData {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ScanData {
+                    links: vec![format!("link{i}")],
+                    ..Default::default()
+                }
+            }
+        }
+        let source = Arc::new(Counting(0.into()));
+        let reads = || source.0.load(std::sync::atomic::Ordering::SeqCst);
+        let mut page = Page {
+            scan: ScanCell::read_later(source.clone(), 7),
+            ..Default::default()
+        };
+        let copy = page.clone();
+        assert_eq!(reads(), 0, "nothing read before it is asked for");
+        assert_eq!(page.links(), ["link7"]);
+        assert!(page.meta().title.is_none());
+        assert_eq!(reads(), 1, "read once");
+        page.add_link("extra", Some("tag"));
+        assert_eq!(page.links(), ["link7", "extra"]);
+        assert_eq!(page.tags().collect::<Vec<_>>(), ["extra"]);
+        assert_eq!(reads(), 1);
+        // A copy made before the read reads for itself; one set by a scan
+        // never reads.
+        assert_eq!(copy.links(), ["link7"]);
+        assert_eq!(reads(), 2);
+        page.scan.set(ScanData::default());
+        assert!(page.links().is_empty());
+        assert_eq!(reads(), 2);
+    }
+
+    #[test]
     fn typed_links_are_sorted_and_unique_as_the_index_stores_them() {
         let mut t = TypedLinks::default();
         for (kind, link) in [("tag", "b"), ("tag", "a"), ("author", "x"), ("tag", "b")] {
