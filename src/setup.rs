@@ -256,7 +256,12 @@ impl Setup {
             source,
         })?;
         let mut setup = Setup::parse(&text, path)?;
-        setup.file = Some(path.to_path_buf());
+        // Absolute, so that relative paths in the setup resolve the same
+        // whatever directory wikic runs from: a hook (which has the
+        // canonical path built in) and a user typing `--setup wiki.yaml`
+        // must describe the same wiki, or every alternation between them
+        // would be a full rebuild.
+        setup.file = Some(absolute(path));
         Ok(setup)
     }
 
@@ -320,8 +325,12 @@ impl Setup {
             raw: BTreeMap::new(),
             unknown_keys: Vec::new(),
         };
-        s.set_str("srcdir", &srcdir.to_string_lossy());
-        s.set_str("destdir", &destdir.to_string_lossy());
+        // Absolute for the same reason as a setup file's path (see `load`);
+        // lexically, as destdir may not exist yet.
+        for (key, dir) in [("srcdir", srcdir), ("destdir", destdir)] {
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            s.set_str(key, &dir.to_string_lossy());
+        }
         s
     }
 
@@ -464,6 +473,14 @@ pub fn value_truthy(v: &Value) -> bool {
         Value::Mapping(m) => !m.is_empty(),
         Value::Tagged(t) => value_truthy(&t.value),
     }
+}
+
+/// A setup file's path made absolute: canonical (symlinks resolved, as the
+/// wrappers record it) where possible.
+fn absolute(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

@@ -142,6 +142,52 @@ fn quick_mode_and_jobs_give_identical_output() {
     assert!(fa == fb, "output differs between --jobs 1 and --jobs 4");
 }
 
+/// The same wiki named from another directory (a hook has the canonical
+/// setup path built in; a user types a relative one) is the same wiki:
+/// its refresh finds nothing to do instead of rebuilding everything.
+#[test]
+fn a_setup_named_from_another_directory_is_the_same_wiki() {
+    let w = Wiki::new();
+    w.write("index.mdwn", "Links to [[other]].\n");
+    w.write("other.mdwn", "Other.\n");
+    w.setup("");
+    let built = run(wikic()
+        .current_dir(w.dir.path())
+        .args(["--setup", "wiki.yaml"]));
+    assert!(built.status.success(), "{}", stderr(&built));
+    let check = |cmd: &mut Command, how: &str| {
+        let o = run(cmd.arg("--refresh").arg("-v"));
+        let err = stderr(&o);
+        assert!(o.status.success(), "{how}: {err}");
+        assert!(!err.contains("rebuilding everything"), "{how}: {err}");
+        assert!(!err.contains("INFO building"), "{how}: {err}");
+    };
+    let abs = w.dir.path().canonicalize().unwrap();
+    check(
+        wikic()
+            .current_dir("/")
+            .arg("--setup")
+            .arg(abs.join("wiki.yaml")),
+        "absolute setup path",
+    );
+    check(
+        wikic()
+            .current_dir(abs.join("src"))
+            .args(["--setup", "../wiki.yaml"]),
+        "setup path relative to srcdir",
+    );
+    // Quick mode: relative and absolute directories alike.
+    let quick = run(wikic().current_dir(w.dir.path()).args(["src", "quick"]));
+    assert!(quick.status.success(), "{}", stderr(&quick));
+    check(
+        wikic()
+            .current_dir("/")
+            .arg(abs.join("src"))
+            .arg(abs.join("quick")),
+        "quick mode, absolute directories",
+    );
+}
+
 #[test]
 fn invalid_utf8_page_is_reported_and_the_rest_builds() {
     let w = Wiki::new();

@@ -82,6 +82,9 @@ fn config_hash(config: &Config) -> u64 {
     // Paths of state and output do not change what a page contains.
     c.underlays.retain(|u| !u.starts_with(&config.statedir));
     c.statedir = PathBuf::new();
+    // Where the setup file lives does not either: the paths it names are
+    // already resolved.
+    c.setup.file = None;
     let text = format!("{c:?}|{:?}", std::env::var("TZ").ok());
     content_hash(text.as_bytes())
 }
