@@ -302,25 +302,40 @@ impl Templates {
     }
 }
 
-/// Compiles a handlebars template. handlebars' parser takes time
-/// quadratic in a template's length (for every token it counts lines from
-/// the start), 2 ms for the page template — on every refresh. So a long
-/// template is compiled in chunks, cut between lines outside any block,
-/// and the chunks' elements are joined: the same template, several times
-/// faster to make.
+/// Compiles a handlebars template, on every refresh for the page
+/// template, so how long handlebars' parser takes shows. It steps through
+/// raw text one character at a time, and for every token counts lines from
+/// the start (time quadratic in a template's length). So the raw text is
+/// first replaced by stand-ins (see [`stand_in`]), and a long template is
+/// compiled in chunks, cut between lines outside any block, whose elements
+/// are joined: the same template, several times faster to make. (Column
+/// numbers in the mapping, used in render errors, are those of the
+/// shortened text; lines are right.)
 fn compile(src: &str, name: &str) -> Result<handlebars::Template, String> {
     let whole = || {
         handlebars::Template::compile_with_name(src, name.to_string())
             .map_err(|e| format!("template {name}: {e}"))
     };
+    let stood = stand_in(src);
+    let text = stood.as_ref().map_or(src, |(t, _)| t.as_str());
+    // An error is reported for the whole template as written, where its
+    // line and column numbers are right.
+    let Some(mut t) = compile_chunks(text, name) else {
+        return whole();
+    };
+    if let Some((_, pieces)) = &stood {
+        restore(&mut t, pieces);
+    }
+    Ok(t)
+}
+
+/// `src` compiled chunk by chunk (see [`chunks`]), the chunks' elements
+/// joined; `None` if a chunk does not compile.
+fn compile_chunks(src: &str, name: &str) -> Option<handlebars::Template> {
     let mut joined: Option<handlebars::Template> = None;
     let mut line = 0;
     for chunk in chunks(src) {
-        // An error is reported for the whole template, where its line
-        // numbers are right.
-        let Ok(mut t) = handlebars::Template::compile_with_name(chunk, name.to_string()) else {
-            return whole();
-        };
+        let mut t = handlebars::Template::compile_with_name(chunk, name.to_string()).ok()?;
         for m in &mut t.mapping {
             m.0 += line;
         }
@@ -333,7 +348,120 @@ fn compile(src: &str, name: &str) -> Result<handlebars::Template, String> {
             }
         }
     }
-    joined.map_or_else(whole, Ok)
+    joined
+}
+
+/// Characters that stand in for raw text while handlebars parses: the
+/// second private use plane, which templates have no reason to use.
+const STAND_INS: std::ops::RangeInclusive<u32> = 0xF0000..=0xFFFFD;
+
+/// `src` with each stretch of raw text — outside tags, within one line,
+/// without braces, from its first to its last non-blank character —
+/// replaced by one stand-in character, and the stretches in order.
+/// Everything handlebars decides from raw text (where tags start, which
+/// lines hold only a block tag and are dropped, what `~` trims) depends
+/// only on braces, blanks and line ends, and those stay where they were.
+/// `None` for templates with what this cannot see through: comments, raw
+/// blocks and escapes, a tag that seems to end inside a string, or
+/// characters already in the stand-in range.
+fn stand_in(src: &str) -> Option<(String, Vec<&str>)> {
+    if ["{{!", "{{{{", "\\{{"].iter().any(|m| src.contains(m))
+        || src.chars().any(|c| STAND_INS.contains(&(c as u32)))
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(src.len());
+    let mut pieces = Vec::new();
+    let mut rest = src;
+    loop {
+        let (raw, tail) = rest.split_at(rest.find("{{").unwrap_or(rest.len()));
+        stand_in_raw(raw, &mut out, &mut pieces)?;
+        if tail.is_empty() {
+            return Some((out, pieces));
+        }
+        let tag = &tail[..tail.find("}}")? + 2];
+        if tag.matches('"').count() % 2 == 1 || tag.matches('\'').count() % 2 == 1 {
+            return None;
+        }
+        out.push_str(tag);
+        rest = &tail[tag.len()..];
+    }
+}
+
+/// Writes raw text to `out`, its stretches (see [`stand_in`]) longer than
+/// a stand-in replaced by stand-ins.
+fn stand_in_raw<'a>(raw: &'a str, out: &mut String, pieces: &mut Vec<&'a str>) -> Option<()> {
+    let mut at = 0;
+    for part in raw.split(['\n', '{', '}']) {
+        let core = part.trim_matches(char::is_whitespace);
+        let lead = part.len() - part.trim_start_matches(char::is_whitespace).len();
+        if core.len() > 4 {
+            let c = char::from_u32(STAND_INS.start() + pieces.len() as u32)
+                .filter(|c| STAND_INS.contains(&(*c as u32)))?;
+            pieces.push(core);
+            out.push_str(&part[..lead]);
+            out.push(c);
+            out.push_str(&part[lead + core.len()..]);
+        } else {
+            out.push_str(part);
+        }
+        at += part.len();
+        // The separator the split took away.
+        if let Some(sep) = raw[at..].chars().next() {
+            out.push(sep);
+            at += sep.len_utf8();
+        }
+    }
+    Some(())
+}
+
+/// Puts the raw text back in place of its stand-ins, in every raw string
+/// of `t` and of the templates nested in it.
+fn restore(t: &mut handlebars::Template, pieces: &[&str]) {
+    use handlebars::template::TemplateElement as E;
+    each_template(t, &mut |t| {
+        for e in &mut t.elements {
+            if let E::RawString(s) = e
+                && s.chars().any(|c| STAND_INS.contains(&(c as u32)))
+            {
+                let mut o = String::with_capacity(s.len() * 4);
+                for c in s.chars() {
+                    match (c as u32).checked_sub(*STAND_INS.start()) {
+                        Some(i) if STAND_INS.contains(&(c as u32)) => {
+                            o.push_str(pieces[i as usize])
+                        }
+                        _ => o.push(c),
+                    }
+                }
+                *s = o;
+            }
+        }
+    });
+}
+
+/// Calls `f` on `t` and on every template nested in it (blocks, their
+/// inverses, partial blocks, inline partials).
+fn each_template(t: &mut handlebars::Template, f: &mut impl FnMut(&mut handlebars::Template)) {
+    use handlebars::template::TemplateElement as E;
+    f(t);
+    for e in &mut t.elements {
+        match e {
+            E::HtmlExpression(h) | E::Expression(h) | E::HelperBlock(h) => {
+                for t in [&mut h.template, &mut h.inverse].into_iter().flatten() {
+                    each_template(t, f);
+                }
+            }
+            E::DecoratorExpression(d)
+            | E::DecoratorBlock(d)
+            | E::PartialExpression(d)
+            | E::PartialBlock(d) => {
+                if let Some(t) = &mut d.template {
+                    each_template(t, f);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Splits a template into pieces of about `CHUNK` bytes, each ending at a
@@ -469,6 +597,80 @@ mod tests {
             chunks("{{#if a}}\nx\n{{/if}}\n"),
             ["{{#if a}}\nx\n{{/if}}\n"]
         );
+    }
+
+    /// The stand-ins change nothing handlebars makes of a template: with
+    /// and without them, the same elements.
+    fn same_with_stand_ins(src: &str) {
+        let whole = |s: &str| handlebars::Template::compile_with_name(s, "t".into()).ok();
+        let plain = whole(src);
+        let stood = stand_in(src).and_then(|(text, pieces)| {
+            let mut t = whole(&text)?;
+            restore(&mut t, &pieces);
+            Some(t)
+        });
+        // Columns differ (they count in the shortened text); lines and
+        // everything else must not.
+        let lines = |mut t: handlebars::Template| {
+            let mut lines = Vec::new();
+            each_template(&mut t, &mut |t| {
+                lines.extend(t.mapping.drain(..).map(|m| m.0));
+            });
+            (t, lines)
+        };
+        match (plain.map(lines), stood.map(lines)) {
+            (Some(p), Some(s)) => assert_eq!(p, s, "{src:?}"),
+            // No stand-ins for it, or it does not compile either way.
+            (_, None) => {}
+            (None, Some(_)) => panic!("compiles only with stand-ins: {src:?}"),
+        }
+    }
+
+    #[test]
+    fn stand_ins_leave_templates_as_they_were() {
+        for (_, src) in BUILTIN {
+            assert!(stand_in(src).is_some(), "{src}");
+            same_with_stand_ins(src);
+        }
+        for src in [
+            "  {{#if a}}\n  <p class=\"x\">text here</p>\n  {{else}}\n\tother text\r\n  {{/if}}\n",
+            "{{{raw}}}} tail text}\n{ lone brace text {{x}}",
+            "<a href=\"{{url}}\">a link text</a>{{#each list}}\n  item {{this}} done\n{{/each}}",
+            "   {{> partial}}\n  after the partial\n",
+            "{{#*inline \"p\"}}inline body text{{/inline}}{{> p}}",
+            "text before   {{~x~}}   text after\n",
+            "{{#if a}}one{{else if b}}two text{{else}}three text{{/if}}",
+            "{{x \"a string }} inside\"}} more text",
+            "unicode\u{a0}spaced\u{a0} text {{x}}\u{3000}wide\u{3000}",
+        ] {
+            same_with_stand_ins(src);
+        }
+        // What it cannot see through is left to handlebars.
+        for src in [
+            "{{! a comment }} text",
+            "\\{{x}} escaped text",
+            "{{{{raw}}}} x {{{{/raw}}}}",
+        ] {
+            assert!(stand_in(src).is_none(), "{src}");
+        }
+        let (text, pieces) = stand_in("  <p>hello world</p>\n{{x}}").unwrap();
+        assert_eq!(pieces, ["<p>hello world</p>"]);
+        assert!(text.starts_with("  ") && text.ends_with("\n{{x}}") && text.len() < 20);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stand_ins_never_change_a_template(parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "{{#if a}}", "{{/if}}", "{{else}}", "{{^}}", "{{#each l}}", "{{/each}}",
+                "{{#unless u}}", "{{/unless}}", "{{x}}", "{{{y}}}", "{{> p}}", "{{~z~}}",
+                "{{x \"q\"}}", "  ", "\t", "\n", "\r\n", "}", "{", "some text",
+                "<div class=\"c\">", "a b", " x ", "\u{a0}", "\"", "'",
+            ]),
+            0..24,
+        )) {
+            same_with_stand_ins(&parts.concat());
+        }
     }
 
     #[test]
