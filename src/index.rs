@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 11;
+pub const FORMAT: u32 = 12;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -873,9 +873,12 @@ impl Index {
             .unwrap_or_default()
         });
         let (dirs_ref, dirs) = vouched(Seg::Dirs, kept.same_dirs, &|| {
-            let entries: usize = manifest.dirs.iter().map(|d| d.entries.len() + 1).sum();
-            postcard::to_extend(&manifest.dirs, Vec::with_capacity(32 * entries + 16))
-                .unwrap_or_default()
+            let size: usize = manifest
+                .dirs
+                .iter()
+                .map(|d| d.entries.encoded_len() + d.rel.len() + 24)
+                .sum();
+            postcard::to_extend(&manifest.dirs, Vec::with_capacity(size + 16)).unwrap_or_default()
         });
         let stamps = encode_stamps(&manifest.files);
         let (models, models_patch) = body.models.parts();
@@ -988,7 +991,7 @@ mod tests {
                 rel: String::new(),
                 mtime_ns: 5,
                 racy: false,
-                entries: vec![("index.mdwn".into(), 0)],
+                entries: crate::scan::DirEntries::new(vec![("index.mdwn".into(), 0)]),
             }],
             scan_warnings: vec!["w".into()],
             next_change: Some(9),

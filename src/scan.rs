@@ -71,25 +71,29 @@ pub fn is_page_type(format: &str, config: &Config) -> bool {
 
 /// The page name of a source file (ikiwiki's `pagename`).
 pub fn page_name(file: &str, config: &Config) -> String {
-    let mut page = match page_type(file, config) {
-        Some(t) => file[..file.len() - t.len() - 1].to_string(),
-        None => file.to_string(),
+    page_name_typed(file, page_type(file, config), config)
+}
+
+/// [`page_name`] for a file whose [`page_type`] is known.
+pub fn page_name_typed(file: &str, kind: Option<&str>, config: &Config) -> String {
+    let page = match kind {
+        Some(t) => &file[..file.len() - t.len() - 1],
+        None => file,
     };
-    if config.indexpages
-        && let Some(p) = page.strip_suffix("/index")
-    {
-        page = p.to_string();
+    match page.strip_suffix("/index") {
+        Some(p) if config.indexpages => p.to_string(),
+        _ => page.to_string(),
     }
-    page
 }
 
 /// Internal pages (`._name` sources) are scanned for links but never
-/// rendered on their own.
+/// rendered on their own: the last `.` of the name, after its last `/`,
+/// starts `._` and something follows.
 pub fn is_internal_file(file: &str) -> bool {
-    match file.rsplit_once("._") {
-        Some((_, ext)) => !ext.is_empty() && !ext.contains(['.', '/']),
-        None => false,
-    }
+    let b = file.as_bytes();
+    b.iter()
+        .rposition(|&c| c == b'.' || c == b'/')
+        .is_some_and(|i| b[i] == b'.' && b.get(i + 1) == Some(&b'_') && b.len() > i + 2)
 }
 
 /// ikiwiki's default prune rules, plus `exclude`, minus what `include`
@@ -179,8 +183,7 @@ pub struct DirRecord {
     pub mtime_ns: i64,
     /// Modified too close to that build to trust the time: read again.
     pub racy: bool,
-    /// (name, kind): 0 file, 1 directory, 2 other (symlink, device...).
-    pub entries: Vec<(String, u8)>,
+    pub entries: DirEntries,
 }
 
 impl DirRecord {
@@ -188,6 +191,71 @@ impl DirRecord {
     /// modification time `mtime_ns` (0 when it could not be read).
     fn current(&self, mtime_ns: i64) -> bool {
         !self.racy && self.mtime_ns == mtime_ns && mtime_ns != 0
+    }
+}
+
+/// A directory's entries, (name, kind) sorted by name, kind 0 file, 1
+/// directory, 2 other (symlink, device...). Kept encoded as the index
+/// stores them and decoded when first listed: a refresh that finds every
+/// directory unchanged never lists one, and decoding thousands of names
+/// was a visible part of it.
+#[derive(Debug, Clone, Default)]
+pub struct DirEntries {
+    encoded: Vec<u8>,
+    decoded: std::sync::OnceLock<Option<Vec<(String, u8)>>>,
+}
+
+impl DirEntries {
+    pub fn new(entries: Vec<(String, u8)>) -> DirEntries {
+        DirEntries {
+            encoded: postcard::to_allocvec(&entries).unwrap_or_default(),
+            decoded: Some(entries).into(),
+        }
+    }
+
+    /// The entries; `None` if the stored encoding is damaged (the
+    /// directory is then read again).
+    pub fn get(&self) -> Option<&[(String, u8)]> {
+        self.decoded
+            .get_or_init(|| postcard::from_bytes(&self.encoded).ok())
+            .as_deref()
+    }
+
+    /// Size of the encoding, for sizing buffers.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded.len()
+    }
+}
+
+impl PartialEq for DirEntries {
+    fn eq(&self, other: &Self) -> bool {
+        // The encoding is canonical.
+        self.encoded == other.encoded
+    }
+}
+
+impl serde::Serialize for DirEntries {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.encoded)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DirEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("encoded directory entries")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+        }
+        Ok(DirEntries {
+            encoded: d.deserialize_bytes(Bytes)?,
+            decoded: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -229,18 +297,28 @@ impl RootDir {
         #[cfg(unix)]
         if let Some(fd) = &self.fd {
             use std::os::fd::AsRawFd;
-            let c = std::ffi::CString::new(if rel.is_empty() { "." } else { rel }).ok()?;
-            // SAFETY: `st` is plain data filled in by the kernel; the fd
-            // and the C string outlive the call.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            let r = unsafe {
-                libc::fstatat(
-                    fd.as_raw_fd(),
-                    c.as_ptr(),
-                    &mut st,
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
+            let name = if rel.is_empty() { "." } else { rel };
+            if name.as_bytes().contains(&0) {
+                return None;
+            }
+            // The C string on the stack: a refresh makes thousands.
+            let mut buf = [0u8; 512];
+            let heap;
+            let path = match buf.get_mut(..name.len()) {
+                Some(b) if name.len() < 512 => {
+                    b.copy_from_slice(name.as_bytes());
+                    buf.as_ptr().cast::<libc::c_char>()
+                }
+                _ => {
+                    heap = std::ffi::CString::new(name).ok()?;
+                    heap.as_ptr()
+                }
             };
+            // SAFETY: `st` is plain data filled in by the kernel; the fd
+            // and the NUL-terminated path outlive the call.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let r =
+                unsafe { libc::fstatat(fd.as_raw_fd(), path, &mut st, libc::AT_SYMLINK_NOFOLLOW) };
             if r != 0 {
                 return None;
             }
@@ -274,6 +352,7 @@ fn list_dir<'c>(
     let mtime_ns = root.stat(rel).map(|s| s.0).unwrap_or(0);
     if let Some(c) = cache.and_then(|c| c.get(&(root_id, rel)))
         && c.current(mtime_ns)
+        && c.entries.get().is_some()
     {
         return Ok(std::borrow::Cow::Borrowed(*c));
     }
@@ -313,7 +392,7 @@ fn list_dir<'c>(
         rel: rel.to_string(),
         mtime_ns,
         racy: mtime_ns >= build_start_ns - RACY_NS,
-        entries,
+        entries: DirEntries::new(entries),
     }))
 }
 
@@ -338,7 +417,7 @@ fn walk<'c>(
             return;
         }
     };
-    for (name, kind) in &rec.entries {
+    for (name, kind) in rec.entries.get().unwrap_or_default() {
         let path = if rel.is_empty() {
             name.clone()
         } else {
@@ -385,6 +464,8 @@ fn list_files<'c>(
     };
     let parts: Vec<Listing<'c>> = top
         .entries
+        .get()
+        .unwrap_or_default()
         .par_iter()
         .map(|(name, kind)| {
             let mut l = Listing::default();
@@ -673,6 +754,82 @@ fn stat_sources(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directory_entries_are_decoded_when_listed_and_damage_means_reading_again() {
+        let entries = vec![
+            ("a.mdwn".to_string(), KIND_FILE),
+            ("sub".to_string(), KIND_DIR),
+        ];
+        let rec = DirRecord {
+            root: 0,
+            rel: String::new(),
+            mtime_ns: 1,
+            racy: false,
+            entries: DirEntries::new(entries.clone()),
+        };
+        let bytes = postcard::to_allocvec(&rec).unwrap();
+        let back: DirRecord = postcard::from_bytes(&bytes).unwrap();
+        assert!(back.entries.decoded.get().is_none(), "decoded before use");
+        assert_eq!(back.entries.get(), Some(&entries[..]));
+        assert_eq!(back, rec);
+
+        // A cached record with damaged entries is not trusted: the
+        // directory is read.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.mdwn"), "x").unwrap();
+        let root = RootDir::open(dir.path());
+        let mtime = root.stat("").unwrap().0;
+        let damaged = DirRecord {
+            mtime_ns: mtime,
+            entries: DirEntries {
+                encoded: vec![0xff, 0xff],
+                decoded: std::sync::OnceLock::new(),
+            },
+            ..rec
+        };
+        assert_eq!(damaged.entries.get(), None);
+        let cache: DirCache = [((0, ""), &damaged)].into_iter().collect();
+        let listed = list_dir(&root, 0, "", Some(&cache), 0).unwrap();
+        assert!(matches!(listed, std::borrow::Cow::Owned(_)));
+        assert_eq!(
+            listed.entries.get(),
+            Some(&[("real.mdwn".to_string(), KIND_FILE)][..])
+        );
+    }
+
+    #[test]
+    fn internal_files_end_in_a_dot_underscore_extension() {
+        // The rule as ikiwiki states it: something after the last `._`,
+        // with no `.` or `/` in it.
+        let rule = |f: &str| {
+            f.rsplit_once("._")
+                .is_some_and(|(_, ext)| !ext.is_empty() && !ext.contains(['.', '/']))
+        };
+        for f in [
+            "a._comment",
+            "a/b._comment",
+            "a._",
+            "._x",
+            "a._b.c",
+            "a._b/c",
+            "a.b",
+            "a",
+            "",
+            "x/._y",
+            "a.__b",
+            "a._b._c",
+            "dir._x/file",
+            "é._ü",
+            "a/.",
+            "._",
+            "a.",
+            "_",
+            "a_.b",
+        ] {
+            assert_eq!(is_internal_file(f), rule(f), "{f:?}");
+        }
+    }
 
     #[test]
     fn prune_rules() {

@@ -29,7 +29,9 @@ use crate::index::{
 use crate::links::scan_links;
 use crate::preprocess::{find_all, parse_params};
 use crate::render::render_page;
-use crate::scan::{DirRecord, SourceFile, find_sources, is_internal_file, page_name, page_type};
+use crate::scan::{
+    DirRecord, SourceFile, find_sources, is_internal_file, page_name_typed, page_type,
+};
 use crate::site::Site;
 use crate::templates::Templates;
 use crate::wiki::{Page, PageId, ScanCell, ScanData, ScanSource, Wiki};
@@ -601,14 +603,15 @@ fn apply_history_times(config: &Config, pages: &mut [Page], report: &mut BuildRe
 }
 
 fn page_from_file(f: &SourceFile, config: &Config) -> Page {
-    let name = page_name(&f.rel, config);
+    let kind = page_type(&f.rel, config);
+    let name = page_name_typed(&f.rel, kind, config);
     Page {
         lc_name: name.to_lowercase(),
         name,
         file: f.rel.clone(),
         root: f.root,
         underlay: f.underlay,
-        kind: page_type(&f.rel, config),
+        kind,
         internal: is_internal_file(&f.rel),
         ctime: f.ctime,
         mtime: f.mtime,
