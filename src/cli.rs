@@ -249,7 +249,10 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
         queue_if_busy: cli.queue_if_busy || cli.post_commit,
     };
     let config = Arc::new(config);
-    let report = build(config.clone(), &opts)?;
+    // The build runs on one of the pool's threads: its parallel steps then
+    // fork and join there, instead of each being handed to the pool by a
+    // thread that sleeps until it is done and is woken again.
+    let report = rayon::scope(|_| build(config.clone(), &opts))?;
     if cli.post_commit {
         crate::wrappers::background_command(&config);
     } else if full && cli.setup.is_some() {
