@@ -326,7 +326,8 @@ pub struct Body {
     models: Vec<std::sync::OnceLock<Box<ModelRecord>>>,
     model_records: Records,
     output_records: Records,
-    outputs: Vec<std::sync::OnceLock<OutputRecord>>,
+    /// Boxed, as the models: most are never decoded in a refresh.
+    outputs: Vec<std::sync::OnceLock<Box<OutputRecord>>>,
     pub dependents: DependentsIndex,
 }
 
@@ -366,7 +367,7 @@ impl Body {
 
     /// Output record `i`, decoded on first use.
     pub fn output(&self, i: usize) -> &OutputRecord {
-        self.outputs[i].get_or_init(|| decode_record(self.output_raw(i), "output", i))
+        self.outputs[i].get_or_init(|| Box::new(decode_record(self.output_raw(i), "output", i)))
     }
 
     /// Decodes every output record (in parallel), for the builds that

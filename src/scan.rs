@@ -613,10 +613,10 @@ pub fn find_sources_listed<'c>(
             .enumerate()
             .map(|(i, (_, id))| (*id, i))
             .collect();
-        let kept: Vec<(usize, String)> = prev
+        let kept: Vec<(usize, &str)> = prev
             .files
             .iter()
-            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
+            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.as_str())))
             .collect();
         let (same_names, (mut files, warnings)) = rayon::join(
             || prev.listings_unchanged(&roots),
@@ -682,6 +682,7 @@ fn find_changed<'c>(
             kept.push((ri, rel));
         }
     }
+    let kept: Vec<(usize, &str)> = kept.iter().map(|(ri, rel)| (*ri, rel.as_str())).collect();
     let (mut out, warnings) = stat_sources(roots, kept);
     report.warnings.extend(warnings);
     for b in crate::basewiki::for_plugins(&config.plugins) {
@@ -711,25 +712,25 @@ fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
 /// listed become warnings.
 fn stat_sources(
     roots: &[(RootDir, u16)],
-    kept: Vec<(usize, String)>,
+    kept: Vec<(usize, &str)>,
 ) -> (Vec<SourceFile>, Vec<String>) {
     use rayon::prelude::*;
     let stats: Vec<Result<SourceFile, String>> = kept
         .into_par_iter()
         .map(|(ri, rel)| {
             let (root, n) = &roots[ri];
-            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(&rel) else {
-                return Err(format!("cannot stat {}", root.path.join(&rel).display()));
+            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(rel) else {
+                return Err(format!("cannot stat {}", root.path.join(rel).display()));
             };
             if !is_file {
                 return Err(format!(
                     "{} is no longer a file",
-                    root.path.join(&rel).display()
+                    root.path.join(rel).display()
                 ));
             }
             let mtime = mtime_ns.div_euclid(1_000_000_000);
             Ok(SourceFile {
-                rel,
+                rel: rel.to_string(),
                 underlay: *n > 0,
                 root: *n,
                 mtime,
@@ -740,14 +741,13 @@ fn stat_sources(
             })
         })
         .collect();
-    let mut out = Vec::with_capacity(stats.len());
+    // Collected in place: the stamps of thousands of files are not
+    // copied into a second array.
     let mut warnings = Vec::new();
-    for s in stats {
-        match s {
-            Ok(f) => out.push(f),
-            Err(w) => warnings.push(w),
-        }
-    }
+    let out = stats
+        .into_iter()
+        .filter_map(|s| s.map_err(|w| warnings.push(w)).ok())
+        .collect();
     (out, warnings)
 }
 

@@ -68,7 +68,9 @@ pub fn read_source(p: &Page, config: &Config) -> Source {
 
 pub struct Site {
     pub wiki: Wiki,
-    sources: Vec<OnceLock<Source>>,
+    /// Boxed: a few are read in a refresh, and the cells of the others
+    /// are all there is of them (16 bytes, not 48, for each page).
+    sources: Vec<OnceLock<Box<Source>>>,
     /// Problems met while reading sources, in the order met.
     read_errors: Mutex<Vec<String>>,
     pub registry: Registry,
@@ -153,10 +155,10 @@ impl Site {
 
     /// Supplies page texts already in memory (tests, tools).
     pub fn set_source(&self, id: PageId, text: &str) {
-        let _ = self.sources[id as usize].set(Source {
+        let _ = self.sources[id as usize].set(Box::new(Source {
             text: Some(Arc::from(text)),
             error: None,
-        });
+        }));
     }
 
     fn load(&self, id: PageId) -> &Source {
@@ -168,7 +170,7 @@ impl Site {
                     errs.push(e.clone());
                 }
             }
-            s
+            Box::new(s)
         })
     }
 

@@ -837,9 +837,10 @@ fn run(
         .collect();
     report.timings.push(("render", t3.elapsed()));
 
-    let mut rendered: Vec<Option<Rendered>> = (0..n).map(|_| None).collect();
+    // Boxed: a refresh renders a few of thousands.
+    let mut rendered: Vec<Option<Box<Rendered>>> = (0..n).map(|_| None).collect();
     for (id, out) in outs {
-        rendered[id as usize] = Some(out);
+        rendered[id as usize] = Some(Box::new(out));
     }
     // New records: rendered pages get what this run recorded, the others
     // keep what the last build recorded — as the same bytes, where nothing
