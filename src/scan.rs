@@ -799,6 +799,24 @@ mod tests {
     }
 
     #[test]
+    fn files_gone_since_they_were_listed_become_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.mdwn"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("c.mdwn"), "yy").unwrap();
+        let roots = [(RootDir::open(dir.path()), 0u16)];
+        let (files, warnings) = stat_sources(
+            &roots,
+            vec![(0, "a.mdwn"), (0, "gone.mdwn"), (0, "d"), (0, "c.mdwn")],
+        );
+        let got: Vec<(&str, u64)> = files.iter().map(|f| (f.rel.as_str(), f.size)).collect();
+        assert_eq!(got, [("a.mdwn", 1), ("c.mdwn", 2)]);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("cannot stat") && warnings[0].contains("gone.mdwn"));
+        assert!(warnings[1].contains("no longer a file"));
+    }
+
+    #[test]
     fn internal_files_end_in_a_dot_underscore_extension() {
         // The rule as ikiwiki states it: something after the last `._`,
         // with no `.` or `/` in it.
