@@ -12,6 +12,7 @@
 #   fresh destdir   the same into an empty destdir
 #   refresh, edit   `--refresh` after appending a line to one page
 #   refresh, none   `--refresh` with nothing changed
+# The refreshes of the two programs alternate run by run (see below).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$here/../shared/corpora/ikiwiki-doc.tar.xz}
@@ -49,12 +50,6 @@ timeit() {
 	n=$1; shift
 	"$timer" "$n" --before sync -- "$@"
 }
-# median of N timings of a refresh after an edit of one page (the edit
-# itself is not timed)
-timeedit() {
-	n=$1; src=$2; shift 2
-	"$timer" "$n" --before "echo edited for the benchmark, run \$RUN >> '$src/$EDITED'; sync" -- "$@"
-}
 # A page in the middle of the link graph, changed in a way that does not
 # change its links.
 EDITED=features.mdwn
@@ -72,23 +67,59 @@ echo "wikic: $($wikic --version)"
 
 w_full=$(timeit "$runs" "$wikic" --setup "$work/wikic.yaml" --rebuild)
 w_fresh=$("$timer" "$runs" --before "rm -rf '$work/html-wikic'; sync" -- "$wikic" --setup "$work/wikic.yaml")
-rruns=$((runs * 5))
-w_edit=$(timeedit "$rruns" "$work/doc-wikic" "$wikic" --setup "$work/wikic.yaml" --refresh)
-"$wikic" --setup "$work/wikic.yaml" --refresh >/dev/null 2>&1
-w_none=$(timeit "$rruns" "$wikic" --setup "$work/wikic.yaml" --refresh)
-printf "%-22s %10s %10s %8s\n" "figure" "ikiwiki" "wikic" "ratio"
 if [ $have_ikiwiki = 1 ]; then
 	i_full=$(timeit "$runs" ikiwiki --setup "$work/ikiwiki.yaml" --rebuild)
 	i_fresh=$("$timer" 1 --before "rm -rf '$work/html-ikiwiki'; sync" -- ikiwiki --setup "$work/ikiwiki.yaml" --rebuild)
-	printf "%-22s %9.3fs %9.3fs %7.1fx\n" "full build" "$i_full" "$w_full" "$(echo "$i_full / $w_full" | bc -l)"
-	printf "%-22s %9.3fs %9.3fs %7.1fx\n" "fresh destdir" "$i_fresh" "$w_fresh" "$(echo "$i_fresh / $w_fresh" | bc -l)"
-	ikiwiki --setup "$work/ikiwiki.yaml" >/dev/null 2>&1
-	i_edit=$(timeedit "$rruns" "$work/doc" ikiwiki --setup "$work/ikiwiki.yaml" --refresh)
 	ikiwiki --setup "$work/ikiwiki.yaml" --refresh >/dev/null 2>&1
-	i_none=$(timeit "$rruns" ikiwiki --setup "$work/ikiwiki.yaml" --refresh)
-	printf "%-22s %9.3fs %9.3fs %7.1fx\n" "refresh, one edit" "$i_edit" "$w_edit" "$(echo "$i_edit / $w_edit" | bc -l)"
-	printf "%-22s %9.3fs %9.3fs %7.1fx\n" "refresh, no change" "$i_none" "$w_none" "$(echo "$i_none / $w_none" | bc -l)"
+fi
+"$wikic" --setup "$work/wikic.yaml" --refresh >/dev/null 2>&1
+
+# Refreshes take milliseconds, and a shared machine's speed drifts from
+# one second to the next: the two programs' runs alternate, one of each
+# in turn, so that both medians come from the same stretch of time.
+rruns=$((runs * 5))
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# refreshes edit|none: prints "IKIWIKI-MEDIAN WIKIC-MEDIAN" (only the
+# latter without ikiwiki)
+refreshes() {
+	: > "$work/t-ikiwiki"
+	: > "$work/t-wikic"
+	n=0
+	while [ $n -lt $rruns ]; do
+		for tool in ikiwiki wikic; do
+			if [ $tool = ikiwiki ]; then
+				[ $have_ikiwiki = 1 ] || continue
+				src=$work/doc
+				cmd="ikiwiki"
+			else
+				src=$work/doc-wikic
+				cmd="$wikic"
+			fi
+			before=sync
+			[ "$1" = edit ] && before="echo edited for the benchmark, run $n >> '$src/$EDITED'; sync"
+			"$timer" 1 --before "$before" -- "$cmd" --setup "$work/$tool.yaml" --refresh >> "$work/t-$tool"
+		done
+		n=$((n + 1))
+	done
+	[ $have_ikiwiki = 1 ] && printf '%s ' "$(median < "$work/t-ikiwiki")"
+	median < "$work/t-wikic"
+}
+if [ $have_ikiwiki = 1 ]; then
+	read -r i_edit w_edit <<EOF
+$(refreshes edit)
+EOF
+	read -r i_none w_none <<EOF
+$(refreshes none)
+EOF
+	printf "%-22s %10s %10s %8s\n" "figure" "ikiwiki" "wikic" "ratio"
+	row() { printf "%-22s %9.3fs %9.3fs %7.1fx\n" "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
+	row "full build" "$i_full" "$w_full"
+	row "fresh destdir" "$i_fresh" "$w_fresh"
+	row "refresh, one edit" "$i_edit" "$w_edit"
+	row "refresh, no change" "$i_none" "$w_none"
 else
+	w_edit=$(refreshes edit)
+	w_none=$(refreshes none)
 	printf "%-22s %10s %9.3fs\n" "full build" "-" "$w_full"
 	printf "%-22s %10s %9.3fs\n" "fresh destdir" "-" "$w_fresh"
 	printf "%-22s %10s %9.3fs\n" "refresh, one edit" "-" "$w_edit"
