@@ -301,18 +301,16 @@ impl RootDir {
             if name.as_bytes().contains(&0) {
                 return None;
             }
-            // The C string on the stack: a refresh makes thousands.
+            // The C string on the stack (a refresh makes thousands), NUL
+            // after the name.
             let mut buf = [0u8; 512];
             let heap;
-            let path = match buf.get_mut(..name.len()) {
-                Some(b) if name.len() < 512 => {
-                    b.copy_from_slice(name.as_bytes());
-                    buf.as_ptr().cast::<libc::c_char>()
-                }
-                _ => {
-                    heap = std::ffi::CString::new(name).ok()?;
-                    heap.as_ptr()
-                }
+            let path = if name.len() < buf.len() {
+                buf[..name.len()].copy_from_slice(name.as_bytes());
+                buf.as_ptr().cast::<libc::c_char>()
+            } else {
+                heap = std::ffi::CString::new(name).ok()?;
+                heap.as_ptr()
             };
             // SAFETY: `st` is plain data filled in by the kernel; the fd
             // and the NUL-terminated path outlive the call.
@@ -682,7 +680,6 @@ fn find_changed<'c>(
             kept.push((ri, rel));
         }
     }
-    let kept: Vec<(usize, &str)> = kept.iter().map(|(ri, rel)| (*ri, rel.as_str())).collect();
     let (mut out, warnings) = stat_sources(roots, kept);
     report.warnings.extend(warnings);
     for b in crate::basewiki::for_plugins(&config.plugins) {
@@ -710,27 +707,30 @@ fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
 
 /// Stamps of the selected files, in parallel; files gone since they were
 /// listed become warnings.
-fn stat_sources(
+fn stat_sources<S: AsRef<str> + Into<String> + Send>(
     roots: &[(RootDir, u16)],
-    kept: Vec<(usize, &str)>,
+    kept: Vec<(usize, S)>,
 ) -> (Vec<SourceFile>, Vec<String>) {
     use rayon::prelude::*;
     let stats: Vec<Result<SourceFile, String>> = kept
         .into_par_iter()
         .map(|(ri, rel)| {
             let (root, n) = &roots[ri];
-            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(rel) else {
-                return Err(format!("cannot stat {}", root.path.join(rel).display()));
+            let rel_str = rel.as_ref();
+            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(rel_str) else {
+                return Err(format!("cannot stat {}", root.path.join(rel_str).display()));
             };
             if !is_file {
                 return Err(format!(
                     "{} is no longer a file",
-                    root.path.join(rel).display()
+                    root.path.join(rel_str).display()
                 ));
             }
             let mtime = mtime_ns.div_euclid(1_000_000_000);
             Ok(SourceFile {
-                rel: rel.to_string(),
+                // Moved where the caller owns the names, copied where it
+                // borrows them.
+                rel: rel.into(),
                 underlay: *n > 0,
                 root: *n,
                 mtime,
