@@ -15,12 +15,14 @@
 # The refreshes of the two programs alternate run by run (see below).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Release artifacts are built per target (.cargo/config.toml).
+rel=$here/target/$(rustc -vV | sed -n 's/^host: //p')/release
 corpus=${1:-$here/../shared/corpora/ikiwiki-doc.tar.xz}
 runs=${2:-3}
 [ -f "$corpus" ] || { echo "corpus not found: $corpus" >&2; exit 2; }
 
 (cd "$here" && cargo build --release --quiet)
-wikic=$here/target/release/wikic
+wikic=$rel/wikic
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -xJf "$corpus" -C "$work"
@@ -44,7 +46,7 @@ mksetup "$work/doc" "$work/html-ikiwiki" "$work/ikiwiki.yaml"
 mksetup "$work/doc-wikic" "$work/html-wikic" "$work/wikic.yaml"
 
 (cd "$here" && cargo build --release --quiet --example timeit)
-timer=$here/target/release/examples/timeit
+timer=$rel/examples/timeit
 # median of N timings of a command
 timeit() {
 	n=$1; shift

@@ -6,6 +6,8 @@
 # Usage: bench/compare-ikiwiki.sh [CORPUS.tar.xz] [--details N]
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Release artifacts are built per target (.cargo/config.toml).
+rel=$here/target/$(rustc -vV | sed -n 's/^host: //p')/release
 corpus=$here/../shared/corpora/ikiwiki-doc.tar.xz
 case "${1:-}" in *.tar.xz) corpus=$1; shift;; esac
 (cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example compare)
@@ -27,5 +29,5 @@ usedirs: 1
 YAML
 done
 TZ=UTC ikiwiki --setup "$work/ikiwiki.yaml" >/dev/null
-TZ=UTC "$here/target/release/wikic" --setup "$work/wikic.yaml"
-"$here/target/release/examples/compare" "$work/html-ikiwiki" "$work/html-wikic" "$@"
+TZ=UTC "$rel/wikic" --setup "$work/wikic.yaml"
+"$rel/examples/compare" "$work/html-ikiwiki" "$work/html-wikic" "$@"

@@ -8,6 +8,8 @@
 # Usage: bench/history.sh [FILES] [COMMITS]   (defaults 2420 and 5000)
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Release artifacts are built per target (.cargo/config.toml).
+rel=$here/target/$(rustc -vV | sed -n 's/^host: //p')/release
 files=${1:-2420}
 commits=${2:-5000}
 (cd "$here" && cargo build --release --quiet)
@@ -52,8 +54,8 @@ rcs: git
 YAML
 stage() { grep -E "history times|total" | sed 's/^ *INFO //' | tr '\n' ' '; echo; }
 echo "$files pages, $commits commits"
-printf 'no cache (whole history):   '; "$here/target/release/wikic" --setup "$work/setup.yaml" -v 2>&1 | stage
+printf 'no cache (whole history):   '; "$rel/wikic" --setup "$work/setup.yaml" -v 2>&1 | stage
 git commit -q --allow-empty -m again
 echo "x" >> p/1/page1.mdwn && git commit -qam "one more"
-printf 'cache + one new commit:     '; "$here/target/release/wikic" --setup "$work/setup.yaml" --refresh -v 2>&1 | stage
-printf 'cache, rebuild:             '; "$here/target/release/wikic" --setup "$work/setup.yaml" --rebuild -v 2>&1 | stage
+printf 'cache + one new commit:     '; "$rel/wikic" --setup "$work/setup.yaml" --refresh -v 2>&1 | stage
+printf 'cache, rebuild:             '; "$rel/wikic" --setup "$work/setup.yaml" --rebuild -v 2>&1 | stage

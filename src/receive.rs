@@ -17,17 +17,42 @@ use crate::scan::{is_pruned, page_name, page_type};
 
 /// The Unix user running the hook, as ikiwiki names the committer.
 pub fn current_user() -> String {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
     // SAFETY: getpwuid returns a pointer to static storage or null; it is
     // read at once, before any other call could reuse it.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
+    let from_nss = unsafe {
+        let pw = libc::getpwuid(uid);
         if pw.is_null() || (*pw).pw_name.is_null() {
-            return String::new();
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         }
-        std::ffi::CStr::from_ptr((*pw).pw_name)
-            .to_string_lossy()
-            .into_owned()
-    }
+    };
+    // A static binary run on a system whose C library differs from the
+    // one it was linked with cannot load the name services: then the
+    // password file is read directly, so that `untrusted_committers`
+    // still recognises the user.
+    from_nss
+        .or_else(|| {
+            let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+            passwd_user(&passwd, uid).map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// The name of `uid` in a password file's text.
+fn passwd_user(passwd: &str, uid: u32) -> Option<&str> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let _password = f.next()?;
+        (f.next()?.parse::<u32>().ok()? == uid).then_some(name)
+    })
 }
 
 /// Whether `user`'s pushes need checking.
@@ -247,5 +272,33 @@ impl<'a> Policy<'a> {
         spec.match_page(&self.wiki, page, &mp)
             .is_match()
             .then(|| format!("{page} is locked and cannot be edited"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_found_in_a_password_file_by_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\n\
+                      # a comment\n\
+                      broken line\n\
+                      wiki:x:1000:1000:Wiki,,,:/home/wiki:/bin/sh\n\
+                      other:x:10000:10000::/:/bin/false\n";
+        assert_eq!(passwd_user(passwd, 0), Some("root"));
+        assert_eq!(passwd_user(passwd, 1000), Some("wiki"));
+        assert_eq!(passwd_user(passwd, 10000), Some("other"));
+        assert_eq!(passwd_user(passwd, 1), None);
+    }
+
+    #[test]
+    fn the_current_user_has_a_name() {
+        // Whichever way it was found, it is this process's user.
+        let uid = unsafe { libc::getuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        if let Some(name) = passwd_user(&passwd, uid) {
+            assert_eq!(current_user(), name);
+        }
     }
 }

@@ -438,3 +438,36 @@ fn a_closed_log_pipe_does_not_stop_the_build() {
         "the build finished"
     );
 }
+
+/// The program headers' types of a 64-bit little-endian ELF file.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn elf_segment_types(bytes: &[u8]) -> Vec<u32> {
+    assert_eq!(&bytes[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!((bytes[4], bytes[5]), (2, 1), "not 64-bit little-endian");
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum)
+        .map(|i| {
+            let o = phoff + i * phentsize;
+            u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap())
+        })
+        .collect()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binary_is_static_and_needs_no_loader() {
+    // .cargo/config.toml links statically and position-dependent: no
+    // interpreter (PT_INTERP) to load libraries and no dynamic section
+    // (PT_DYNAMIC) to relocate, so nothing runs before `main`.
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    let bytes = fs::read(env!("CARGO_BIN_EXE_wikic")).unwrap();
+    let types = elf_segment_types(&bytes);
+    assert!(types.contains(&1), "no loadable segment: {types:?}");
+    assert!(
+        !types.contains(&PT_INTERP) && !types.contains(&PT_DYNAMIC),
+        "wikic is dynamically linked (segments {types:?}); was RUSTFLAGS set, overriding .cargo/config.toml?"
+    );
+}
