@@ -197,9 +197,11 @@ fn a_queued_build_is_not_lost() {
     w.run("inc", &[]);
     let mut first = w.wikic("inc", &["--rebuild"]).spawn().unwrap();
     // Wait until the first build holds the lock.
-    let marker = w.dir.path().join("state-inc/building");
+    // (The lock file holds the builder's process id while it builds.)
+    let lock = w.dir.path().join("state-inc/lock");
+    let building = || fs::metadata(&lock).is_ok_and(|m| m.len() > 0);
     let t = Instant::now();
-    while !marker.exists() && t.elapsed() < Duration::from_secs(20) {
+    while !building() && t.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(1));
     }
     // A commit lands during the build; the hook queues another pass.
@@ -220,4 +222,55 @@ fn a_queued_build_is_not_lost() {
         page.contains("Landed during the build."),
         "the queued change was built"
     );
+}
+
+#[test]
+fn an_interrupted_build_is_noticed_from_the_lock_file_or_an_old_marker() {
+    let w = Wiki::generated(30);
+    w.run("inc", &[]);
+    let state = w.dir.path().join("state-inc");
+    let lock = state.join("lock");
+    assert_eq!(
+        fs::metadata(&lock).unwrap().len(),
+        0,
+        "a finished build clears its mark"
+    );
+    let refresh = || {
+        let o = w
+            .wikic("inc", &["--refresh", "--verbose"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let page = w.dir.path().join("out-inc/s1/p1/index.html");
+    // (Its date may change with the touch: the page itself is checked.)
+    let good = || fs::read_to_string(&page).unwrap().contains("Page 1 in");
+    // What a killed build can leave: the output of a page it rendered
+    // differs from what the index records, and the page's source is
+    // back to what the index describes, only touched.
+    let source = fs::read_to_string(w.dir.path().join("src/s1/p1.mdwn")).unwrap();
+    let damage = || {
+        fs::write(&page, "another build's output").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        w.write("s1/p1.mdwn", &source);
+    };
+    // The lock file holds a builder's process id: that build was killed.
+    fs::write(&lock, "12345").unwrap();
+    damage();
+    let said = refresh();
+    assert!(said.contains("interrupted"), "{said}");
+    assert!(good(), "the output is rewritten");
+    assert_eq!(fs::metadata(&lock).unwrap().len(), 0);
+    // The marker file older versions of wikic left counts too.
+    fs::write(state.join("building"), "12345").unwrap();
+    damage();
+    let said = refresh();
+    assert!(said.contains("interrupted"), "{said}");
+    assert!(good());
+    assert!(
+        !state.join("building").exists(),
+        "the old marker is removed"
+    );
+    assert!(!refresh().contains("interrupted"));
 }

@@ -171,7 +171,7 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
     let mut opts = opts.clone();
     loop {
         let _ = std::fs::remove_file(&pending);
-        let report = build_locked(config.clone(), &opts)?;
+        let report = build_locked(config.clone(), &opts, &BuildMark::new(&lock, &config))?;
         if !pending.exists() {
             return Ok(report);
         }
@@ -180,25 +180,76 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
     }
 }
 
-fn build_locked(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
+/// Whether a build is under way, kept as the lock file's content: this
+/// process's id while it may touch outputs, nothing otherwise. A build
+/// killed midway leaves it there, and the next one then checks every
+/// output. Written in place in the open lock file: creating and removing
+/// a marker file of its own cost about 0.15 ms of a refresh.
+struct BuildMark<'a> {
+    lock: &'a std::fs::File,
+    /// The marker file of wikic versions before this one.
+    legacy: PathBuf,
+}
+
+impl<'a> BuildMark<'a> {
+    fn new(lock: &'a std::fs::File, config: &Config) -> BuildMark<'a> {
+        BuildMark {
+            lock,
+            legacy: config.statedir.join("building"),
+        }
+    }
+
+    /// Whether the last build was interrupted.
+    fn interrupted(&self) -> bool {
+        self.lock.metadata().is_ok_and(|m| m.len() > 0) || self.legacy.exists()
+    }
+
+    /// Marks a build under way (before any output is touched).
+    fn set(&self) -> Result<()> {
+        use std::io::{Seek, Write};
+        let id = std::process::id().to_string();
+        let mut f = self.lock;
+        f.seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| f.write_all(id.as_bytes()))
+            .and_then(|_| f.set_len(id.len() as u64))
+            .context("cannot write the wiki's lock file (statedir/lock)")?;
+        // Set once this one is: from now on it stands for both.
+        let _ = std::fs::remove_file(&self.legacy);
+        Ok(())
+    }
+
+    /// Marks the build finished (after the index is written).
+    fn clear(&self) {
+        let _ = self.lock.set_len(0);
+    }
+}
+
+fn build_locked(
+    config: Arc<Config>,
+    opts: &BuildOptions,
+    mark: &BuildMark<'_>,
+) -> Result<BuildReport> {
     // A build that generated pages (tag or archive pages) finds the
     // sources again, now with those pages.
     for _ in 0..3 {
-        if let Some(report) = build_once(config.clone(), opts)? {
+        if let Some(report) = build_once(config.clone(), opts, mark)? {
             return Ok(report);
         }
     }
-    build_once(config, opts)?.context("generated pages keep appearing")
+    build_once(config, opts, mark)?.context("generated pages keep appearing")
 }
 
 /// One pass of a build; `None` when it generated pages and stopped
 /// before rendering.
-fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildReport>> {
+fn build_once(
+    config: Arc<Config>,
+    opts: &BuildOptions,
+    mark: &BuildMark<'_>,
+) -> Result<Option<BuildReport>> {
     let started = Instant::now();
     let build_start_ns = now_ns();
     let mut report = BuildReport::default();
-    let marker = config.statedir.join("building");
-    let crashed = marker.exists();
+    let crashed = mark.interrupted();
     if crashed {
         warn!("the previous build was interrupted; checking every output it may have touched");
         remove_temp_files(&config.destdir);
@@ -281,8 +332,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
     let tt = Instant::now();
     let templates = Templates::new(config.templatedir.as_deref())?;
     templates.prepare("page");
-    std::fs::write(&marker, std::process::id().to_string())
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+    mark.set()?;
     report.timings.push(("templates", tt.elapsed()));
     // Directory records for the next build: owned, racy flags renewed.
     // When every listing is the last build's, in its order, the old
@@ -363,7 +413,7 @@ fn build_once(config: Arc<Config>, opts: &BuildOptions) -> Result<Option<BuildRe
         opts,
     );
     let generated = result?;
-    let _ = std::fs::remove_file(&marker);
+    mark.clear();
     if generated {
         return Ok(None);
     }
