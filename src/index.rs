@@ -652,6 +652,23 @@ impl SegRef {
     }
 }
 
+/// Segment `seg` of the index whose head file is `file`, wherever it is
+/// held, checked against its reference.
+fn read_segment(
+    statedir: &Path,
+    file: &std::sync::Arc<Vec<u8>>,
+    inline: &[std::ops::Range<usize>; 8],
+    refs: &[SegRef; 8],
+    seg: Seg,
+) -> Result<Bytes, IndexError> {
+    let r = refs[seg as usize];
+    if seg.inline() {
+        inline_segment(file, inline[seg as usize].clone(), seg, r)
+    } else {
+        open_segment(statedir, seg, r)
+    }
+}
+
 /// A segment held in the head file, checked against its reference.
 fn inline_segment(
     file: &std::sync::Arc<Vec<u8>>,
@@ -842,14 +859,7 @@ impl Index {
         let (head, end) = parse_head(&bytes)?;
         let inline = inline_ranges(&head.segments, end, bytes.len())?;
         let file = std::sync::Arc::new(bytes);
-        let open = |seg: Seg| {
-            let r = head.segments[seg as usize];
-            if seg.inline() {
-                inline_segment(&file, inline[seg as usize].clone(), seg, r)
-            } else {
-                open_segment(statedir, seg, r)
-            }
-        };
+        let open = |seg: Seg| read_segment(statedir, &file, &inline, &head.segments, seg);
         let (names, stamps, dirs_bytes) = (open(Seg::Names)?, open(Seg::Stamps)?, open(Seg::Dirs)?);
         // The two decodes are independent: made side by side.
         let (files, dirs) = rayon::join(
@@ -887,12 +897,13 @@ impl Index {
     /// Reads, checks and decodes the body.
     pub fn body(&self) -> Result<Body, IndexError> {
         let open = |seg: Seg| {
-            let r = self.segments[seg as usize];
-            if seg.inline() {
-                inline_segment(&self.file, self.inline[seg as usize].clone(), seg, r)
-            } else {
-                open_segment(&self.statedir, seg, r)
-            }
+            read_segment(
+                &self.statedir,
+                &self.file,
+                &self.inline,
+                &self.segments,
+                seg,
+            )
         };
         let table = |base: Seg, patch: Seg| {
             Records::read(open(base)?, self.segments[base as usize], open(patch)?)

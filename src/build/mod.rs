@@ -187,6 +187,7 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
 /// a marker file of its own cost about 0.15 ms of a refresh.
 struct BuildMark<'a> {
     lock: &'a std::fs::File,
+    lock_path: PathBuf,
     /// The marker file of wikic versions before this one.
     legacy: PathBuf,
 }
@@ -195,6 +196,7 @@ impl<'a> BuildMark<'a> {
     fn new(lock: &'a std::fs::File, config: &Config) -> BuildMark<'a> {
         BuildMark {
             lock,
+            lock_path: config.statedir.join("lock"),
             legacy: config.statedir.join("building"),
         }
     }
@@ -212,7 +214,7 @@ impl<'a> BuildMark<'a> {
         f.seek(std::io::SeekFrom::Start(0))
             .and_then(|_| f.write_all(id.as_bytes()))
             .and_then(|_| f.set_len(id.len() as u64))
-            .context("cannot write the wiki's lock file (statedir/lock)")?;
+            .with_context(|| format!("cannot write the lock file {}", self.lock_path.display()))?;
         // Set once this one is: from now on it stands for both.
         let _ = std::fs::remove_file(&self.legacy);
         Ok(())
