@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"WIKICIX\0";
 /// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT: u32 = 13;
+pub const FORMAT: u32 = 14;
 
 /// Identifies a source file's state without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,10 @@ pub struct Manifest {
     /// Stamps of the files in `templatedir`.
     pub templates: Vec<(String, Stamp)>,
     pub files: Vec<FileEntry>,
+    /// The positions of `files` in the order of their pages' lowercased
+    /// names, as the wiki sorts them (empty when not known): with the same
+    /// sources in the same order, the next build need not sort again.
+    pub lc_order: Vec<u32>,
     /// Directory listings, to skip reading unchanged directories.
     pub dirs: Vec<crate::scan::DirRecord>,
     /// What finding the sources warned about, repeated while the
@@ -724,27 +728,40 @@ fn encode_stamps(files: &[FileEntry]) -> Vec<u8> {
     out
 }
 
-/// Sources' names as the names segment holds them.
-struct NamesOut<'a>(&'a [FileEntry]);
+/// Sources' names as the names segment holds them, then their order by
+/// lowercased page name.
+struct NamesOut<'a>(&'a [FileEntry], &'a [u32]);
 
 impl Serialize for NamesOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|f| (f.root, f.rel.as_str())))
+        struct Names<'a>(&'a [FileEntry]);
+        impl Serialize for Names<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|f| (f.root, f.rel.as_str())))
+            }
+        }
+        (Names(self.0), self.1).serialize(s)
     }
 }
 
-/// Joins the names and stamps segments into file entries.
-fn decode_files(names: &[u8], stamps: &[u8]) -> Result<Vec<FileEntry>, IndexError> {
-    let names: Vec<(u16, String)> = if names.is_empty() {
-        Vec::new()
+/// Joins the names and stamps segments into file entries; and the order
+/// by lowercased name.
+fn decode_files(names: &[u8], stamps: &[u8]) -> Result<(Vec<FileEntry>, Vec<u32>), IndexError> {
+    let (names, order): (Vec<(u16, String)>, Vec<u32>) = if names.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
         postcard::from_bytes(names).map_err(|e| IndexError::Corrupt(e.to_string()))?
     };
     if stamps.len() != names.len() * STAMP_WIDTH {
         return Err(IndexError::Corrupt("stamps do not match names".into()));
     }
+    if !order.is_empty() && order.len() != names.len() {
+        return Err(IndexError::Corrupt(
+            "name order does not match names".into(),
+        ));
+    }
     let word = |c: &[u8], i: usize| u64::from_le_bytes(c[i..i + 8].try_into().unwrap());
-    Ok(names
+    let files = names
         .into_iter()
         .zip(stamps.chunks_exact(STAMP_WIDTH))
         .map(|((root, rel), c)| FileEntry {
@@ -757,7 +774,8 @@ fn decode_files(names: &[u8], stamps: &[u8]) -> Result<Vec<FileEntry>, IndexErro
             hash: word(c, 16),
             racy: c[24] != 0,
         })
-        .collect())
+        .collect();
+    Ok((files, order))
 }
 
 /// The head: the manifest's small fields and the segments.
@@ -873,7 +891,7 @@ impl Index {
                 }
             },
         );
-        let (files, dirs) = (files?, dirs?);
+        let ((files, lc_order), dirs) = (files?, dirs?);
         Ok(Index {
             manifest: Manifest {
                 tool: head.tool,
@@ -881,6 +899,7 @@ impl Index {
                 config_hash: head.config_hash,
                 templates: head.templates,
                 files,
+                lc_order,
                 dirs,
                 scan_warnings: head.scan_warnings,
                 next_change: head.next_change,
@@ -961,7 +980,7 @@ impl Index {
         };
         let (names_ref, names) = vouched(Seg::Names, kept.same_names, &|| {
             postcard::to_extend(
-                &NamesOut(&manifest.files),
+                &NamesOut(&manifest.files, &manifest.lc_order),
                 Vec::with_capacity(32 * manifest.files.len() + 16),
             )
             .unwrap_or_default()
@@ -1100,6 +1119,7 @@ mod tests {
             destdir: "/out".into(),
             config_hash: 7,
             templates: vec![],
+            lc_order: (0..n as u32).rev().collect(),
             dirs: vec![crate::scan::DirRecord {
                 root: 0,
                 rel: String::new(),

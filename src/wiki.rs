@@ -483,6 +483,16 @@ pub struct Wiki {
 
 impl Wiki {
     pub fn new(config: Arc<Config>, pages: Vec<Page>) -> Wiki {
+        Wiki::with_lc_order(config, pages, None)
+    }
+
+    /// A wiki of `pages`, given their order by lowercased name when it is
+    /// known (the last build's, for the same pages in the same order).
+    pub fn with_lc_order(
+        config: Arc<Config>,
+        pages: Vec<Page>,
+        lc_order: Option<Vec<PageId>>,
+    ) -> Wiki {
         let mut w = Wiki {
             config,
             pages,
@@ -494,12 +504,23 @@ impl Wiki {
             linkers: Vec::new(),
             by_lc_sorted: Vec::new(),
         };
-        w.reindex();
+        w.reindex_with(lc_order);
         w
+    }
+
+    /// The pages in the order of their lowercased names.
+    pub fn lc_order(&self) -> &[PageId] {
+        &self.by_lc_sorted
     }
 
     /// Rebuilds the name, case and destination maps after `pages` changed.
     pub fn reindex(&mut self) {
+        self.reindex_with(None);
+    }
+
+    /// [`Wiki::reindex`], taking the order by lowercased name if known:
+    /// sorting thousands of names is the longest of the four maps.
+    fn reindex_with(&mut self, lc_order: Option<Vec<PageId>>) {
         for p in self.pages.iter_mut() {
             if p.lc_name.is_empty() {
                 p.lc_name = p.name.to_lowercase();
@@ -515,15 +536,25 @@ impl Wiki {
                 )
             },
             || {
-                let mut sorted: Vec<PageId> = (0..pages.len() as PageId).collect();
-                // Ties (names differing only in case) in page order, as a
-                // stable sort would leave them.
-                sorted.sort_unstable_by(|a, b| {
-                    pages[*a as usize]
-                        .lc_name
-                        .cmp(&pages[*b as usize].lc_name)
-                        .then(a.cmp(b))
-                });
+                let sort = || {
+                    let mut sorted: Vec<PageId> = (0..pages.len() as PageId).collect();
+                    // Ties (names differing only in case) in page order, as
+                    // a stable sort would leave them.
+                    sorted.sort_unstable_by(|a, b| {
+                        pages[*a as usize]
+                            .lc_name
+                            .cmp(&pages[*b as usize].lc_name)
+                            .then(a.cmp(b))
+                    });
+                    sorted
+                };
+                let sorted = match lc_order {
+                    Some(order) if order.len() == pages.len() => {
+                        debug_assert_eq!(order, sort(), "the order given is not the pages'");
+                        order
+                    }
+                    _ => sort(),
+                };
                 (DestIndex::build(pages, config), sorted)
             },
         );

@@ -380,6 +380,7 @@ fn build_once(
         (Some(i), Some(body)) if incremental => (
             Some(OldState {
                 files: i.manifest.files,
+                lc_order: i.manifest.lc_order,
                 body: Arc::new(body),
             }),
             Vec::new(),
@@ -426,6 +427,8 @@ fn build_once(
 /// The previous build, as the index describes it.
 struct OldState {
     files: Vec<FileEntry>,
+    /// The pages' order by lowercased name then.
+    lc_order: Vec<u32>,
     /// Shared with the pages whose scan data is read from it.
     body: Arc<Body>,
 }
@@ -822,7 +825,18 @@ fn run(
     let old = old_state.as_ref();
     report.timings.push(("classify", t1.elapsed()));
 
-    let mut site = Site::new(Wiki::new(config.clone(), pages), templates);
+    // The same sources in the same order as the last build: the same
+    // names, sorted the same way.
+    let same_names = old.is_some_and(|o| o.files.len() == n)
+        && ch.old_pos.iter().enumerate().all(|(i, p)| *p == Some(i));
+    let lc_order = old
+        .filter(|_| same_names)
+        .map(|o| o.lc_order.clone())
+        .filter(|o| o.len() == n);
+    let mut site = Site::new(
+        Wiki::with_lc_order(config.clone(), pages, lc_order),
+        templates,
+    );
     site.prepare_smileys();
     report.timings.push(("site", t1.elapsed()));
     if old.is_none() {
@@ -1046,9 +1060,7 @@ fn run(
         .filter(|p| p.kind.is_none() && !p.internal)
         .count();
     let dependents = dependents_index(old, &ch, &outputs);
-    if old.is_some_and(|o| o.files.len() == n)
-        && ch.old_pos.iter().enumerate().all(|(i, p)| *p == Some(i))
-    {
+    if same_names {
         kept.same_names();
     }
     let manifest = Manifest {
@@ -1059,6 +1071,7 @@ fn run(
         config_hash: chash,
         templates: tstamps,
         files: entries,
+        lc_order: site.wiki.lc_order().to_vec(),
         dirs,
         scan_warnings,
     };
