@@ -598,7 +598,7 @@ impl PageSpec {
         }
         fn by_link(wiki: &Wiki, link: &str, location: Option<&str>) -> Option<Vec<PageId>> {
             let best = LinkTarget::new(wiki, link, location).best?;
-            wiki.linkers.get(best as usize).cloned()
+            wiki.linkers.get(best as usize).map(<[PageId]>::to_vec)
         }
         fn intersect(a: Vec<PageId>, b: &[PageId]) -> Vec<PageId> {
             a.into_iter()

@@ -124,12 +124,7 @@ pub fn displaytime(wiki: &Wiki, t: i64, format: Option<&str>, pubdate: bool) -> 
 pub fn backlinks(wiki: &Wiki, id: PageId) -> Vec<(String, String)> {
     let page = &wiki.page(id).name;
     let mut out: Vec<(String, String)> = Vec::new();
-    for &b in wiki
-        .backlinks
-        .get(id as usize)
-        .map(|v| v.as_slice())
-        .unwrap_or(&[])
-    {
+    for &b in wiki.backlinks.get(id as usize).unwrap_or(&[]) {
         let from = &wiki.page(b).name;
         let url = wiki.urlto(from, page);
         let (mut p, mut q) = (from.as_str(), page.as_str());

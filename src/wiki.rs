@@ -397,6 +397,62 @@ impl NameIndex {
     }
 }
 
+/// A list of pages for each page, in one array: thousands of small
+/// vectors cost an allocation and fresh memory each.
+#[derive(Debug, Clone, Default)]
+pub struct PageLists {
+    /// Where each page's list starts in `items`; one more at the end.
+    starts: Vec<u32>,
+    items: Vec<PageId>,
+}
+
+impl PageLists {
+    /// The lists of `n` pages from (from, to) pairs: `from` goes in the
+    /// list of `to`. Pairs come with `from` never decreasing; a pair
+    /// repeated is entered once.
+    fn from_pairs(n: usize, pairs: impl Iterator<Item = (PageId, PageId)> + Clone) -> PageLists {
+        // The last `from` entered per list, to leave out repeats.
+        let mut last: Vec<PageId> = vec![PageId::MAX; n];
+        let mut counts: Vec<u32> = vec![0; n + 1];
+        for (from, to) in pairs.clone() {
+            if last[to as usize] != from {
+                last[to as usize] = from;
+                counts[to as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill: Vec<u32> = counts[..n].to_vec();
+        let mut items: Vec<PageId> = vec![0; counts[n] as usize];
+        last.fill(PageId::MAX);
+        for (from, to) in pairs {
+            if last[to as usize] != from {
+                last[to as usize] = from;
+                items[fill[to as usize] as usize] = from;
+                fill[to as usize] += 1;
+            }
+        }
+        PageLists {
+            starts: counts,
+            items,
+        }
+    }
+
+    /// The list of page `i`, if there is such a page.
+    pub fn get(&self, i: usize) -> Option<&[PageId]> {
+        let (a, b) = (*self.starts.get(i)?, *self.starts.get(i + 1)?);
+        Some(&self.items[a as usize..b as usize])
+    }
+}
+
+impl std::ops::Index<usize> for PageLists {
+    type Output = [PageId];
+    fn index(&self, i: usize) -> &[PageId] {
+        self.get(i).unwrap_or(&[])
+    }
+}
+
 /// The output paths (relative to destdir) of the published sources, as
 /// a set, without making the strings: a page's path is its name, the
 /// infix `targetpage` puts there and the extension; a raw file's is its
@@ -470,13 +526,13 @@ pub struct Wiki {
     /// Output paths (relative to destdir) of the published sources.
     dest: DestIndex,
     /// For each page, the pages that link to it (ikiwiki's %backlinks).
-    pub backlinks: Vec<Vec<PageId>>,
+    pub backlinks: PageLists,
     /// For each page, where each of its links resolves (parallel to
     /// `Page::links`), so pagespecs do not resolve links again.
     pub resolved: Vec<Vec<Option<PageId>>>,
     /// For each page, every page with a link resolving to it — internal
     /// pages and self-links included, unlike `backlinks`.
-    pub linkers: Vec<Vec<PageId>>,
+    pub linkers: PageLists,
     /// Page ids ordered by lowercased name, for prefix ranges.
     by_lc_sorted: Vec<PageId>,
 }
@@ -499,9 +555,9 @@ impl Wiki {
             by_name: NameIndex::default(),
             by_lc: NameIndex::default(),
             dest: DestIndex::default(),
-            backlinks: Vec::new(),
+            backlinks: PageLists::default(),
             resolved: Vec::new(),
-            linkers: Vec::new(),
+            linkers: PageLists::default(),
             by_lc_sorted: Vec::new(),
         };
         w.reindex_with(lc_order);
@@ -835,31 +891,20 @@ impl Wiki {
                     .collect(),
             })
             .collect();
-        let mut linkers: Vec<Vec<PageId>> = vec![Vec::new(); self.pages.len()];
-        for (from, targets) in resolved.iter().enumerate() {
-            for t in targets.iter().flatten() {
-                let list = &mut linkers[*t as usize];
-                if list.last() != Some(&(from as PageId)) {
-                    list.push(from as PageId);
-                }
-            }
-        }
-        for list in &mut linkers {
-            list.sort_unstable();
-            list.dedup();
-        }
-        self.backlinks = linkers
-            .iter()
-            .enumerate()
-            .map(|(to, list)| {
-                // Internal sources count, as they do for ikiwiki.
-                list.iter()
-                    .copied()
-                    .filter(|&from| from as usize != to)
-                    .collect()
+        // Linking pages come in increasing order: each list is sorted as
+        // it is filled, and a repeated link is the last one entered.
+        let pairs = || {
+            resolved.iter().enumerate().flat_map(|(from, targets)| {
+                targets
+                    .iter()
+                    .flatten()
+                    .map(move |&to| (from as PageId, to))
             })
-            .collect();
-        self.linkers = linkers;
+        };
+        let n = self.pages.len();
+        self.linkers = PageLists::from_pairs(n, pairs());
+        // Internal sources count, as they do for ikiwiki.
+        self.backlinks = PageLists::from_pairs(n, pairs().filter(|(from, to)| from != to));
         self.resolved = resolved;
     }
 

@@ -48,10 +48,7 @@ impl Directive for PageStats {
         let mut counts: Vec<(&str, PageId, usize)> = pages
             .iter()
             .map(|&id| {
-                let back = wiki
-                    .backlinks
-                    .get(id as usize)
-                    .map_or(&[][..], |v| v.as_slice());
+                let back = wiki.backlinks.get(id as usize).unwrap_or(&[]);
                 let n = match &among {
                     Some(set) => back.iter().filter(|b| set.contains(b)).count(),
                     None => back.len(),
