@@ -440,6 +440,10 @@ impl Body {
 }
 
 impl crate::wiki::ScanSource for Body {
+    fn resolved(&self, i: usize) -> &[Option<u32>] {
+        &self.summaries[i].resolved
+    }
+
     /// Decoded from the record's bytes without keeping the record: the
     /// page keeps what it needs.
     fn scan_data(&self, i: usize) -> crate::wiki::ScanData {

@@ -211,6 +211,59 @@ pub struct ScanData {
 pub trait ScanSource: Send + Sync {
     /// The scan data of record `i`.
     fn scan_data(&self, i: usize) -> ScanData;
+    /// Where the links of record `i` resolved (page ids of the same
+    /// page list), as recorded.
+    fn resolved(&self, i: usize) -> &[Option<u32>];
+}
+
+/// Link targets to take from the last build's records: where they are,
+/// and per page the position of its record there (`None` to resolve the
+/// page's links afresh).
+pub type RecordedTargets = (Arc<dyn ScanSource>, Vec<Option<usize>>);
+
+/// Where each page's links resolve (parallel to `Page::links`): worked
+/// out afresh, or, for pages whose links resolve as they did, the last
+/// build's record read in place rather than copied.
+#[derive(Clone, Default)]
+pub struct ResolvedLinks {
+    /// Per page: the fresh resolutions, or where in `old` they are.
+    pages: Vec<LinkTargets>,
+    old: Option<Arc<dyn ScanSource>>,
+}
+
+#[derive(Clone)]
+enum LinkTargets {
+    Fresh(Vec<Option<PageId>>),
+    Recorded(usize),
+}
+
+impl ResolvedLinks {
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Where the links of page `i` resolve, if there is such a page.
+    pub fn get(&self, i: usize) -> Option<&[Option<PageId>]> {
+        match self.pages.get(i)? {
+            LinkTargets::Fresh(v) => Some(v),
+            LinkTargets::Recorded(j) => self.old.as_ref().map(|o| o.resolved(*j)),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for ResolvedLinks {
+    type Output = [Option<PageId>];
+    fn index(&self, i: usize) -> &[Option<PageId>] {
+        self.get(i).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for ResolvedLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries((0..self.pages.len()).map(|i| &self[i]))
+            .finish()
+    }
 }
 
 /// A page's scan data: set by scanning, or read from a [`ScanSource`] on
@@ -529,7 +582,7 @@ pub struct Wiki {
     pub backlinks: PageLists,
     /// For each page, where each of its links resolves (parallel to
     /// `Page::links`), so pagespecs do not resolve links again.
-    pub resolved: Vec<Vec<Option<PageId>>>,
+    pub resolved: ResolvedLinks,
     /// For each page, every page with a link resolving to it — internal
     /// pages and self-links included, unlike `backlinks`.
     pub linkers: PageLists,
@@ -556,7 +609,7 @@ impl Wiki {
             by_lc: NameIndex::default(),
             dest: DestIndex::default(),
             backlinks: PageLists::default(),
-            resolved: Vec::new(),
+            resolved: ResolvedLinks::default(),
             linkers: PageLists::default(),
             by_lc_sorted: Vec::new(),
         };
@@ -870,31 +923,38 @@ impl Wiki {
     }
 
     /// [`compute_backlinks`](Self::compute_backlinks), taking link
-    /// targets from `known` where given (pages whose links and whose
-    /// possible targets have not changed).
-    pub fn compute_backlinks_reusing(&mut self, known: Option<Vec<Option<Vec<Option<PageId>>>>>) {
+    /// targets from the records of `known` where given: per page, the
+    /// position of its record there, for pages whose links and whose
+    /// possible targets have not changed.
+    pub fn compute_backlinks_reusing(&mut self, known: Option<RecordedTargets>) {
         use rayon::prelude::*;
-        let mut known = known.unwrap_or_default();
+        let (old, mut known) = match known {
+            Some((o, k)) => (Some(o), k),
+            None => (None, Vec::new()),
+        };
         known.resize(self.pages.len(), None);
-        let resolved: Vec<Vec<Option<PageId>>> = self
+        let pages: Vec<LinkTargets> = self
             .pages
             .par_iter()
             .zip(known.into_par_iter())
             .map(|(p, k)| match k {
                 // Made from the same record as the links: one target per
                 // link, without reading the links.
-                Some(k) => k,
-                None => p
-                    .links()
-                    .iter()
-                    .map(|l| self.bestlink(&p.name, l))
-                    .collect(),
+                Some(j) if old.is_some() => LinkTargets::Recorded(j),
+                _ => LinkTargets::Fresh(
+                    p.links()
+                        .iter()
+                        .map(|l| self.bestlink(&p.name, l))
+                        .collect(),
+                ),
             })
             .collect();
+        let resolved = ResolvedLinks { pages, old };
         // Linking pages come in increasing order: each list is sorted as
         // it is filled, and a repeated link is the last one entered.
         let pairs = || {
-            resolved.iter().enumerate().flat_map(|(from, targets)| {
+            (0..resolved.pages.len()).flat_map(|from| {
+                let targets = &resolved[from];
                 targets
                     .iter()
                     .flatten()
@@ -961,6 +1021,9 @@ mod tests {
                     links: vec![format!("link{i}")],
                     ..Default::default()
                 }
+            }
+            fn resolved(&self, _: usize) -> &[Option<u32>] {
+                &[]
             }
         }
         let source = Arc::new(Counting(0.into()));

@@ -855,21 +855,16 @@ fn run(
     report.timings.push(("rescan", t1.elapsed()));
     // Link targets: with the same pages as before, unchanged pages' links
     // resolve as they did.
-    let reuse: Option<Vec<Option<Vec<Option<PageId>>>>> = match old {
-        Some(old) if !ch.page_set_changed => Some(
+    let reuse: Option<crate::wiki::RecordedTargets> = match old {
+        Some(old) if !ch.page_set_changed => Some((
+            old.body.clone(),
             (0..n)
                 .map(|i| match ch.status[i] {
-                    Status::Same(o) if !ch.rescan[i] => Some(
-                        old.body.summaries[o]
-                            .resolved
-                            .iter()
-                            .map(|t| t.map(|t| t as PageId))
-                            .collect(),
-                    ),
+                    Status::Same(o) if !ch.rescan[i] => Some(o),
                     _ => None,
                 })
                 .collect(),
-        ),
+        )),
         _ => None,
     };
     site.wiki.compute_backlinks_reusing(reuse);
@@ -948,7 +943,7 @@ fn run(
             links: p.links().to_vec(),
             typed: p.typed().clone(),
             meta: p.meta().clone(),
-            resolved: wiki.resolved[i].clone(),
+            resolved: wiki.resolved[i].to_vec(),
             // Pages not scanned again keep the last scan's.
             scan_deps: match old_model(i) {
                 Some((o, j)) if !ch.rescan[i] => o.body.model(j).scan_deps.clone(),
