@@ -492,6 +492,19 @@ impl PageLists {
         }
     }
 
+    /// These lists with each page left out of its own.
+    fn without_own(&self) -> PageLists {
+        let n = self.starts.len().saturating_sub(1);
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut items = Vec::with_capacity(self.items.len());
+        starts.push(0);
+        for i in 0..n {
+            items.extend(self[i].iter().copied().filter(|&p| p as usize != i));
+            starts.push(items.len() as u32);
+        }
+        PageLists { starts, items }
+    }
+
     /// The list of page `i`, if there is such a page.
     pub fn get(&self, i: usize) -> Option<&[PageId]> {
         let (a, b) = (*self.starts.get(i)?, *self.starts.get(i + 1)?);
@@ -928,10 +941,8 @@ impl Wiki {
     /// possible targets have not changed.
     pub fn compute_backlinks_reusing(&mut self, known: Option<RecordedTargets>) {
         use rayon::prelude::*;
-        let (old, mut known) = match known {
-            Some((o, k)) => (Some(o), k),
-            None => (None, Vec::new()),
-        };
+        let (old, known) = known.unzip();
+        let mut known = known.unwrap_or_default();
         known.resize(self.pages.len(), None);
         let pages: Vec<LinkTargets> = self
             .pages
@@ -940,8 +951,8 @@ impl Wiki {
             .map(|(p, k)| match k {
                 // Made from the same record as the links: one target per
                 // link, without reading the links.
-                Some(j) if old.is_some() => LinkTargets::Recorded(j),
-                _ => LinkTargets::Fresh(
+                Some(j) => LinkTargets::Recorded(j),
+                None => LinkTargets::Fresh(
                     p.links()
                         .iter()
                         .map(|l| self.bestlink(&p.name, l))
@@ -952,19 +963,15 @@ impl Wiki {
         let resolved = ResolvedLinks { pages, old };
         // Linking pages come in increasing order: each list is sorted as
         // it is filled, and a repeated link is the last one entered.
-        let pairs = || {
-            (0..resolved.pages.len()).flat_map(|from| {
-                let targets = &resolved[from];
-                targets
-                    .iter()
-                    .flatten()
-                    .map(move |&to| (from as PageId, to))
-            })
-        };
-        let n = self.pages.len();
-        self.linkers = PageLists::from_pairs(n, pairs());
+        let pairs = (0..resolved.pages.len()).flat_map(|from| {
+            resolved[from]
+                .iter()
+                .flatten()
+                .map(move |&to| (from as PageId, to))
+        });
+        self.linkers = PageLists::from_pairs(self.pages.len(), pairs);
         // Internal sources count, as they do for ikiwiki.
-        self.backlinks = PageLists::from_pairs(n, pairs().filter(|(from, to)| from != to));
+        self.backlinks = self.linkers.without_own();
         self.resolved = resolved;
     }
 

@@ -168,10 +168,11 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
             return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
         }
     }
+    let mark = BuildMark::new(&lock, &config);
     let mut opts = opts.clone();
     loop {
         let _ = std::fs::remove_file(&pending);
-        let report = build_locked(config.clone(), &opts, &BuildMark::new(&lock, &config))?;
+        let report = build_locked(config.clone(), &opts, &mark)?;
         if !pending.exists() {
             return Ok(report);
         }
@@ -829,10 +830,7 @@ fn run(
     // names, sorted the same way.
     let same_names = old.is_some_and(|o| o.files.len() == n)
         && ch.old_pos.iter().enumerate().all(|(i, p)| *p == Some(i));
-    let lc_order = old
-        .filter(|_| same_names)
-        .map(|o| o.lc_order.clone())
-        .filter(|o| o.len() == n);
+    let lc_order = old.filter(|_| same_names).map(|o| o.lc_order.clone());
     let mut site = Site::new(
         Wiki::with_lc_order(config.clone(), pages, lc_order),
         templates,
