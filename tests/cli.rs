@@ -471,3 +471,33 @@ fn the_binary_is_static_and_needs_no_loader() {
         "wikic is dynamically linked (segments {types:?}); was RUSTFLAGS set, overriding .cargo/config.toml?"
     );
 }
+
+#[test]
+fn log_levels_follow_verbose_and_wikic_log() {
+    let w = Wiki::new();
+    w.write("index.mdwn", "Hello.\n");
+    let build = |name: &str, args: &[&str], env: Option<&str>| {
+        // Each run another setup, which a build says at INFO.
+        let setup = w.setup(&format!("timeformat: '%c {name}'\n"));
+        let mut cmd = wikic();
+        cmd.arg("--setup").arg(&setup).arg("--refresh").args(args);
+        cmd.env_remove("WIKIC_LOG");
+        if let Some(v) = env {
+            cmd.env("WIKIC_LOG", v);
+        }
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    build("a", &[], None);
+    // Quiet by default; `-v` says what was rebuilt and why.
+    assert!(!build("b", &[], None).contains("INFO"));
+    let said = build("c", &["-v"], None);
+    assert!(said.contains("rebuilding everything"), "{said}");
+    // WIKIC_LOG takes tracing's filter syntax, without `-v`...
+    let said = build("d", &[], Some("wikic=info"));
+    assert!(said.contains("rebuilding everything"), "{said}");
+    // ...and can also silence what `-v` would show.
+    let said = build("e", &["-v"], Some("wikic=error"));
+    assert!(!said.contains("INFO"), "{said}");
+}
