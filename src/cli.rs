@@ -193,51 +193,24 @@ fn load_setup(cli: &Cli) -> Result<Setup> {
 /// and PageSpecs recurse, and hostile pages nest them thousands deep.
 const STACK_SIZE: usize = 64 << 20;
 
-/// Runs `work` on a new thread that is itself the first of the thread
-/// pool's workers, and returns what it returns.
+/// Makes the current thread the first of the thread pool's workers.
 ///
-/// The build's parallel steps then fork and join on that thread rather
+/// The build's parallel steps then fork and join on this thread rather
 /// than being handed to the pool by a thread that sleeps until they are
 /// done. And nothing waits for the pool to start: the other workers join
 /// in when they are up, where `build_global` waited for every one of them
 /// (0.4 ms, and up to several on a busy machine, of a 20 ms refresh).
-fn on_pool_thread<R: Send>(jobs: Option<usize>, work: impl FnOnce() -> R + Send) -> R {
-    // Taken by whichever thread runs it: the new one, or this one if no
-    // thread can be started.
-    let work = std::sync::Mutex::new(Some(work));
-    let take = || work.lock().ok().and_then(|mut w| w.take());
-    let first_worker = || {
-        let mut pool = rayon::ThreadPoolBuilder::new()
-            .stack_size(STACK_SIZE)
-            .use_current_thread();
-        if let Some(j) = jobs {
-            pool = pool.num_threads(j.max(1));
-        }
-        // Kept to the end of the process (which exits without tearing it
-        // down). Without a pool, rayon's default one does the work.
-        if let Ok(pool) = pool.build() {
-            std::mem::forget(pool);
-        }
-        take().map(|w| w())
-    };
-    let done = std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("wikic".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, first_worker)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(e) => {
-                tracing::warn!("cannot start a build thread ({e}); building on this one");
-                None
-            }
-        }
-    });
-    match done {
-        Some(r) => r,
-        None => take().expect("the work runs once")(),
+fn join_pool(jobs: Option<usize>) {
+    let mut pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .use_current_thread();
+    if let Some(j) = jobs {
+        pool = pool.num_threads(j.max(1));
+    }
+    // Kept to the end of the process (which exits without tearing it
+    // down). Without a pool, rayon's default one does the work.
+    if let Ok(pool) = pool.build() {
+        std::mem::forget(pool);
     }
 }
 
@@ -298,7 +271,8 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
         );
     }
     if let Some(tz) = &config.timezone {
-        // SAFETY: no other thread exists yet; the time zone must be in the
+        // SAFETY: the only other thread is the main one, waiting for this
+        // one to end the process; the time zone must be in the
         // environment before the thread pool starts.
         unsafe { std::env::set_var("TZ", tz) };
     }
@@ -309,7 +283,8 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
         queue_if_busy: cli.queue_if_busy || cli.post_commit,
     };
     let config = Arc::new(config);
-    let report = on_pool_thread(cli.jobs, || build(config.clone(), &opts))?;
+    join_pool(cli.jobs);
+    let report = build(config.clone(), &opts)?;
     if cli.post_commit {
         crate::wrappers::background_command(&config);
     } else if full && cli.setup.is_some() {
@@ -346,8 +321,32 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
     Ok(0)
 }
 
-/// Entry point used by `main`: the exit status.
-pub fn main() -> u8 {
+/// Entry point used by `main`. The command runs on a thread with a large
+/// stack, which also ends the process: the main thread only waits, so
+/// nothing is handed back to it (waking it costs a quarter of a
+/// millisecond or more) and no thread is torn down before the end.
+pub fn main() -> ! {
+    let spawned = std::thread::Builder::new()
+        .name("wikic".into())
+        .stack_size(STACK_SIZE)
+        .spawn(|| exit(status()));
+    match spawned {
+        // Returns only if the command panicked (the hook has said so).
+        Ok(handle) => {
+            let _ = handle.join();
+            exit(101)
+        }
+        Err(e) => {
+            say_error(&format!(
+                "wikic: cannot start a thread ({e}); running on the main one"
+            ));
+            exit(status())
+        }
+    }
+}
+
+/// Runs the command line: the exit status.
+fn status() -> u8 {
     let started = std::time::Instant::now();
     let cli = Cli::parse();
     match run(cli, started) {
@@ -358,4 +357,20 @@ pub fn main() -> u8 {
             1
         }
     }
+}
+
+/// Ends the process. Every file is written and closed by now; tearing
+/// down the allocator and the thread pool is skipped, which a short run
+/// notices.
+fn exit(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: `_exit` ends the process; nothing is left to clean up.
+    unsafe {
+        libc::_exit(code as i32)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code as i32)
 }

@@ -22,17 +22,5 @@ static NO_HUGE_PAGES: extern "C" fn() = {
 };
 
 fn main() {
-    let code = wikic::cli::main();
-    // Every file is written and closed by now; skip tearing down the
-    // allocator and the thread pool, which a short run notices.
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    #[cfg(unix)]
-    // SAFETY: `_exit` ends the process; nothing is left to clean up.
-    unsafe {
-        libc::_exit(code as i32)
-    }
-    #[cfg(not(unix))]
-    std::process::exit(code as i32)
+    wikic::cli::main()
 }
