@@ -117,16 +117,80 @@ struct ModelHead<'a> {
     depends_spec: Vec<(&'a str, u8)>,
 }
 
-/// What a refresh needs of every page's model record.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
+/// What a refresh needs of one page's model record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary<'a> {
     /// Where each link resolved (page index in this index).
-    pub resolved: Vec<Option<u32>>,
+    pub resolved: &'a [Option<u32>],
     pub until: Option<i64>,
     /// Hashes ([`name_hash`]) of the pages the scan read.
-    pub scan_deps: Vec<u64>,
+    pub scan_deps: &'a [u64],
     /// Whether the output depends on PageSpecs.
     pub has_depends_spec: bool,
+}
+
+/// The [`Summary`] of every model record, in flat arrays: a refresh
+/// decodes them all, and a few thousand small vectors of their own would
+/// cost more to allocate (and to fault in) than the decoding itself.
+#[derive(Debug, Default, PartialEq)]
+pub struct Summaries {
+    targets: Vec<Option<u32>>,
+    /// Where each record's targets end in `targets` (they start where
+    /// the previous record's end).
+    target_ends: Vec<u32>,
+    scan_deps: Vec<u64>,
+    dep_ends: Vec<u32>,
+    until: Vec<Option<i64>>,
+    has_depends_spec: Vec<bool>,
+}
+
+impl Summaries {
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Summary<'_> {
+        let range = |ends: &[u32]| {
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            start..ends[i] as usize
+        };
+        Summary {
+            resolved: &self.targets[range(&self.target_ends)],
+            until: self.until[i],
+            scan_deps: &self.scan_deps[range(&self.dep_ends)],
+            has_depends_spec: self.has_depends_spec[i],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Summary<'_>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn with_capacity(records: usize, links: usize) -> Summaries {
+        Summaries {
+            targets: Vec::with_capacity(links),
+            target_ends: Vec::with_capacity(records),
+            scan_deps: Vec::with_capacity(links),
+            dep_ends: Vec::with_capacity(records),
+            until: Vec::with_capacity(records),
+            has_depends_spec: Vec::with_capacity(records),
+        }
+    }
+
+    /// Adds the summary of the record whose leading fields are `head`.
+    fn push(&mut self, head: ModelHead) {
+        self.targets.extend_from_slice(&head.resolved);
+        self.target_ends.push(self.targets.len() as u32);
+        self.scan_deps
+            .extend(head.scan_deps.iter().map(|d| name_hash(d)));
+        self.dep_ends.push(self.scan_deps.len() as u32);
+        self.until.push(head.until);
+        self.has_depends_spec.push(!head.depends_spec.is_empty());
+    }
 }
 
 /// What rendering one source recorded: read only for the pages a refresh
@@ -259,6 +323,11 @@ impl Records {
         self.table.len()
     }
 
+    /// The encoded size of the records.
+    fn bytes_len(&self) -> usize {
+        self.base.len() + self.patch.len()
+    }
+
     fn base_raw(&self, i: usize) -> &[u8] {
         &self.base[self.table.range(i)]
     }
@@ -327,7 +396,7 @@ pub fn name_hash(name: &str) -> u64 {
 /// model records, only the summaries are decoded up front.
 #[derive(Debug)]
 pub struct Body {
-    pub summaries: Vec<Summary>,
+    summaries: Summaries,
     /// Boxed: most are never decoded, and an unboxed record is large.
     models: Vec<std::sync::OnceLock<Box<ModelRecord>>>,
     model_records: Records,
@@ -348,6 +417,15 @@ fn decode_record<'a, T: Deserialize<'a> + Default>(bytes: &'a [u8], what: &str, 
 }
 
 impl Body {
+    /// What a refresh needs of model record `i`, without decoding it.
+    pub fn summary(&self, i: usize) -> Summary<'_> {
+        self.summaries.get(i)
+    }
+
+    pub fn summaries(&self) -> impl Iterator<Item = Summary<'_>> {
+        self.summaries.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.summaries.len()
     }
@@ -397,7 +475,6 @@ impl Body {
 
     /// Decodes the body from its tables and the dependents.
     fn decode(models: Records, outputs: Records, deps: &[u8]) -> Result<Body, IndexError> {
-        use rayon::prelude::*;
         if models.len() != outputs.len() || !deps.len().is_multiple_of(12) {
             return Err(IndexError::Corrupt("inconsistent body".into()));
         }
@@ -410,22 +487,20 @@ impl Body {
                 )
             })
             .collect();
-        let summaries: Result<Vec<Summary>, IndexError> = (0..models.len())
-            .into_par_iter()
-            .with_min_len(64)
-            .map(|i| {
-                let (h, _): (ModelHead, _) = postcard::take_from_bytes(models.raw(i))
-                    .map_err(|e| IndexError::Corrupt(e.to_string()))?;
-                Ok(Summary {
-                    resolved: h.resolved,
-                    until: h.until,
-                    scan_deps: h.scan_deps.into_iter().map(name_hash).collect(),
-                    has_depends_spec: !h.depends_spec.is_empty(),
-                })
-            })
-            .collect();
+        // Sized for the most the records can hold (a target or a name
+        // takes a byte at least): memory never touched costs nothing,
+        // while growing by doubling faults in twice what is kept. Faulting
+        // in memory is most of the cost, which is why one thread decodes
+        // all (two were no faster).
+        let bytes = models.bytes_len();
+        let mut summaries = Summaries::with_capacity(models.len(), bytes);
+        for i in 0..models.len() {
+            let (h, _): (ModelHead, _) = postcard::take_from_bytes(models.raw(i))
+                .map_err(|e| IndexError::Corrupt(e.to_string()))?;
+            summaries.push(h);
+        }
         Ok(Body {
-            summaries: summaries?,
+            summaries,
             models: (0..models.len())
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
@@ -441,7 +516,7 @@ impl Body {
 
 impl crate::wiki::ScanSource for Body {
     fn resolved(&self, i: usize) -> &[Option<u32>] {
-        &self.summaries[i].resolved
+        self.summaries.get(i).resolved
     }
 
     /// Decoded from the record's bytes without keeping the record: the
@@ -1221,12 +1296,13 @@ mod tests {
         // Summaries are read from the leading fields of the records alone.
         for i in 0..3 {
             let m = model(i);
+            let deps: Vec<u64> = m.scan_deps.iter().map(|d| name_hash(d)).collect();
             assert_eq!(
-                body.summaries[i],
+                body.summary(i),
                 Summary {
-                    resolved: m.resolved.clone(),
+                    resolved: &m.resolved,
                     until: m.until,
-                    scan_deps: m.scan_deps.iter().map(|d| name_hash(d)).collect(),
+                    scan_deps: &deps,
                     has_depends_spec: !m.depends_spec.is_empty(),
                 }
             );

@@ -814,7 +814,7 @@ fn run(
             let Status::Same(o) = ch.status[i] else {
                 continue;
             };
-            let summary = &old.body.summaries[o];
+            let summary = old.body.summary(o);
             if p.scanned() && summary.scan_deps.iter().any(|h| touched.contains(h)) {
                 ch.rescan[i] = true;
             } else if !ch.rescan[i] {
@@ -930,7 +930,7 @@ fn run(
                 r.depends_spec.clone(),
             ),
             (None, Some((o, j))) => (
-                o.body.summaries[j].until,
+                o.body.summary(j).until,
                 o.body.model(j).depends_spec.clone(),
             ),
             (None, None) => (None, Vec::new()),
@@ -971,7 +971,7 @@ fn run(
         .enumerate()
         .filter_map(|(i, r)| match r {
             RecordOut::Fresh(m) => m.until,
-            RecordOut::Same(_) => old_model(i).and_then(|(o, j)| o.body.summaries[j].until),
+            RecordOut::Same(_) => old_model(i).and_then(|(o, j)| o.body.summary(j).until),
         })
         .min();
     let outputs: Vec<RecordOut<OutputRecord>> = rendered

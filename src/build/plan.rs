@@ -177,7 +177,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     let mut bl_candidates: FxHashSet<PageId> = FxHashSet::default();
     for i in 0..n {
         let now = &wiki.resolved[i];
-        let before: Option<&Vec<Option<u32>>> = ch.old_pos[i].map(|o| &body.summaries[o].resolved);
+        let before: Option<&[Option<u32>]> = ch.old_pos[i].map(|o| body.summary(o).resolved);
         // Compared by name: a target that went away differs from a link
         // that was already broken.
         let same = before.is_some_and(|b| {
@@ -215,7 +215,7 @@ pub(super) fn plan(site: &Site, old: &OldState, ch: &Changes, verbose: bool) -> 
     }
     for &d in &ch.deleted {
         bl_candidates.extend(
-            body.summaries[d]
+            body.summary(d)
                 .resolved
                 .iter()
                 .flatten()
@@ -304,7 +304,7 @@ fn changed_backlinks(
         .filter_map(|&c| ch.old_pos[c as usize])
         .collect();
     let mut old_back: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    for (from, r) in old.body.summaries.iter().enumerate() {
+    for (from, r) in old.body.summaries().enumerate() {
         for t in r.resolved.iter().flatten() {
             if *t as usize != from && wanted.contains(&(*t as usize)) {
                 old_back.entry(*t).or_default().push(from as u32);
@@ -370,7 +370,7 @@ fn follow_dependencies(
     let always: Vec<usize> = (0..n)
         .filter(|&i| {
             ch.same(i).is_some_and(|o| {
-                let m = &old.body.summaries[o];
+                let m = old.body.summary(o);
                 m.has_depends_spec || m.until.is_some()
             })
         })
@@ -472,7 +472,7 @@ fn depends_hit(
     named: bool,
     changed: &Changed,
 ) -> Option<String> {
-    let summary = &old.body.summaries[o];
+    let summary = old.body.summary(o);
     if summary
         .until
         .is_some_and(|u| crate::directives::calendar::now() >= u)
