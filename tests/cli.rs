@@ -501,3 +501,54 @@ fn log_levels_follow_verbose_and_wikic_log() {
     let said = build("e", &["-v"], Some("wikic=error"));
     assert!(!said.contains("INFO"), "{said}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_allocator_reserves_small_arenas() {
+    // wikic asks mimalloc for 64 MiB arenas before its first allocation
+    // (main.rs); the default first arena is 1 GiB, with bitmaps a short
+    // run pays for. Seen in the maps of a wikic waiting for the lock.
+    use std::io::BufRead;
+    let w = Wiki::new();
+    w.write("index.mdwn", "Hello.\n");
+    let setup = w.setup("");
+    assert!(run(wikic().arg("--setup").arg(&setup)).status.success());
+    let lock = fs::File::options()
+        .write(true)
+        .open(w.src().join(".wikic/lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut child = wikic()
+        .arg("--setup")
+        .arg(&setup)
+        .args(["--refresh", "--verbose"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        if line.contains("waiting for another build") {
+            break;
+        }
+    }
+    assert!(said.contains("waiting"), "wikic did not wait: {said}");
+    let maps = fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+    drop(lock);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success(), "{said} {rest:?}");
+    let sizes: Vec<u64> = maps
+        .lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_whitespace().next()?.split_once('-')?;
+            Some(u64::from_str_radix(b, 16).ok()? - u64::from_str_radix(a, 16).ok()?)
+        })
+        .collect();
+    assert!(
+        sizes.iter().all(|&s| s < 512 << 20),
+        "a mapping of 512 MiB or more (mimalloc's default arena?): {maps}"
+    );
+    assert!(sizes.contains(&(64 << 20)), "no 64 MiB arena: {maps}");
+}
