@@ -383,10 +383,54 @@ impl Records {
 
 /// Which pages depend on which names: (hash of the lowercased name, page
 /// index), sorted, so a refresh finds the pages a change affects without
-/// reading every page's dependencies.
-pub type DependentsIndex = Vec<(u64, u32)>;
+/// reading every page's dependencies. Read in place from the segment:
+/// a refresh looks up a few names of thousands of entries.
+#[derive(Debug)]
+pub struct Dependents {
+    /// Entries of 12 bytes: the hash, then the page index, little-endian.
+    bytes: Bytes,
+}
 
-/// Hash of a dependency name in a [`DependentsIndex`].
+impl Dependents {
+    const WIDTH: usize = 12;
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / Self::WIDTH
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn get(&self, k: usize) -> (u64, u32) {
+        let e = &self.bytes[k * Self::WIDTH..(k + 1) * Self::WIDTH];
+        (
+            u64::from_le_bytes(e[..8].try_into().unwrap()),
+            u32::from_le_bytes(e[8..].try_into().unwrap()),
+        )
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        (0..self.len()).map(|k| self.get(k))
+    }
+
+    /// The encoded entries, as the segment holds them.
+    fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The entries as the segment holds them.
+    pub fn encode(entries: &[(u64, u32)]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(entries.len() * Self::WIDTH);
+        for (h, p) in entries {
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Hash of a dependency name in [`Dependents`].
 pub fn name_hash(name: &str) -> u64 {
     content_hash(name.as_bytes())
 }
@@ -403,7 +447,7 @@ pub struct Body {
     output_records: Records,
     /// Boxed, as the models: most are never decoded in a refresh.
     outputs: Vec<std::sync::OnceLock<Box<OutputRecord>>>,
-    pub dependents: DependentsIndex,
+    pub dependents: Dependents,
 }
 
 /// Decodes a record whose segment's checksum was verified when it was
@@ -466,27 +510,29 @@ impl Body {
     /// Pages that recorded a dependency on a name with this hash (a
     /// superset: hashes may collide).
     pub fn dependents_of(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
-        let start = self.dependents.partition_point(|(h, _)| *h < hash);
-        self.dependents[start..]
-            .iter()
+        let d = &self.dependents;
+        // The first entry with this hash, by bisection.
+        let (mut lo, mut hi) = (0, d.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if d.get(mid).0 < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..d.len())
+            .map(|k| d.get(k))
             .take_while(move |(h, _)| *h == hash)
-            .map(|(_, p)| *p as usize)
+            .map(|(_, p)| p as usize)
     }
 
     /// Decodes the body from its tables and the dependents.
-    fn decode(models: Records, outputs: Records, deps: &[u8]) -> Result<Body, IndexError> {
-        if models.len() != outputs.len() || !deps.len().is_multiple_of(12) {
+    fn decode(models: Records, outputs: Records, deps: Bytes) -> Result<Body, IndexError> {
+        if models.len() != outputs.len() || !deps.len().is_multiple_of(Dependents::WIDTH) {
             return Err(IndexError::Corrupt("inconsistent body".into()));
         }
-        let dependents: DependentsIndex = deps
-            .chunks_exact(12)
-            .map(|c| {
-                (
-                    u64::from_le_bytes(c[..8].try_into().unwrap()),
-                    u32::from_le_bytes(c[8..].try_into().unwrap()),
-                )
-            })
-            .collect();
+        let dependents = Dependents { bytes: deps };
         // Sized for the most the records can hold (a target or a name
         // takes a byte at least): memory never touched costs nothing,
         // while growing by doubling faults in twice what is kept. Faulting
@@ -577,28 +623,27 @@ impl EncodedTable<'_> {
 pub struct EncodedBody<'a> {
     models: EncodedTable<'a>,
     outputs: EncodedTable<'a>,
-    dependents: Vec<u8>,
+    dependents: Cow<'a, [u8]>,
 }
 
-/// Encodes a body from records and the dependents index (sorted). With
-/// `old`, the body read from the index, whose records are at the same
-/// positions (the same sources, in the same order), the tables may be
-/// written as patches of its tables.
+/// Encodes a body from records and the dependents (sorted; `None`:
+/// those of `old`). With `old`, the body read from the index, whose
+/// records are at the same positions (the same sources, in the same
+/// order), the tables may be written as patches of its tables.
 pub fn encode_body<'a>(
     models: &'a [RecordOut<ModelRecord>],
     outputs: &'a [RecordOut<OutputRecord>],
-    dependents: &[(u64, u32)],
-    old: Option<&Body>,
+    dependents: Option<&[(u64, u32)]>,
+    old: Option<&'a Body>,
 ) -> EncodedBody<'a> {
-    let mut deps = Vec::with_capacity(dependents.len() * 12);
-    for (h, p) in dependents {
-        deps.extend_from_slice(&h.to_le_bytes());
-        deps.extend_from_slice(&p.to_le_bytes());
-    }
+    let dependents = match (dependents, old) {
+        (None, Some(o)) => Cow::Borrowed(o.dependents.raw()),
+        (d, _) => Cow::Owned(Dependents::encode(d.unwrap_or_default())),
+    };
     EncodedBody {
         models: Records::encode(old.map(|b| &b.model_records), encode_records(models)),
         outputs: Records::encode(old.map(|b| &b.output_records), encode_records(outputs)),
-        dependents: deps,
+        dependents,
     }
 }
 
@@ -1009,7 +1054,7 @@ impl Index {
         let body = Body::decode(
             table(Seg::Models, Seg::ModelsPatch)?,
             table(Seg::Outputs, Seg::OutputsPatch)?,
-            &open(Seg::Dependents)?,
+            open(Seg::Dependents)?,
         )?;
         if body.len() != self.manifest.files.len() {
             return Err(IndexError::Corrupt("body does not match manifest".into()));
@@ -1267,7 +1312,13 @@ mod tests {
             .map(|i| RecordOut::Fresh(Box::new(output(i))))
             .collect();
         let deps = [(name_hash("b"), 0)];
-        Index::save(dir, m, &encode_body(&models, &outputs, &deps, None), kept).unwrap();
+        Index::save(
+            dir,
+            m,
+            &encode_body(&models, &outputs, Some(&deps), None),
+            kept,
+        )
+        .unwrap();
     }
 
     /// Records written back as they were read.
@@ -1337,8 +1388,7 @@ mod tests {
                 _ => RecordOut::Same(body.output_raw(i)),
             })
             .collect();
-        let deps = body.dependents.clone();
-        let enc = encode_body(&models, &outputs, &deps, Some(&body));
+        let enc = encode_body(&models, &outputs, None, Some(&body));
         // Names and listings vouched for are kept without being encoded
         // (debug builds check the vouch).
         let mut kept = idx.kept();
@@ -1368,7 +1418,9 @@ mod tests {
         // reads as the last build left it.
         let outputs = unchanged(40, |i| body2.output_raw(i));
         let models = unchanged(40, |i| body2.model_raw(i));
-        let enc = encode_body(&models, &outputs, &deps, Some(&body2));
+        // The same dependents, encoded again: the same segment.
+        let deps = [(name_hash("b"), 0)];
+        let enc = encode_body(&models, &outputs, Some(&deps), Some(&body2));
         Index::save(dir.path(), &m, &enc, idx2.kept()).unwrap();
         assert_eq!(
             segment_files(dir.path()),
@@ -1389,7 +1441,7 @@ mod tests {
             })
             .collect();
         let models = unchanged(40, |i| body3.model_raw(i));
-        let enc = encode_body(&models, &outputs, &deps, Some(&body3));
+        let enc = encode_body(&models, &outputs, None, Some(&body3));
         Index::save(dir.path(), &m, &enc, idx3.kept()).unwrap();
         let files = segment_files(dir.path());
         assert_eq!(files.len(), after.len(), "the old outputs table is removed");

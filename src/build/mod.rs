@@ -1052,7 +1052,7 @@ fn run(
         .iter()
         .filter(|p| p.kind.is_none() && !p.internal)
         .count();
-    let dependents = dependents_index(old, &ch, &outputs);
+    let dependents = dependents_index(old, &ch, &outputs, same_names);
     if same_names {
         kept.same_names();
     }
@@ -1071,7 +1071,12 @@ fn run(
     Index::save(
         &config.statedir,
         &manifest,
-        &encode_body(&models, &outputs, &dependents, old.map(|o| &*o.body)),
+        &encode_body(
+            &models,
+            &outputs,
+            dependents.as_deref(),
+            old.map(|o| &*o.body),
+        ),
         kept,
     )
     .with_context(|| format!("cannot write the index in {}", config.statedir.display()))?;
@@ -1224,32 +1229,59 @@ fn remove_stale_outputs(
 
 /// The dependents index for the new records: the last build's entries
 /// for pages not rendered again (at their new positions), and the
-/// dependencies of the pages rendered now.
+/// dependencies of the pages rendered now. `None` when that is the last
+/// build's index: the same sources in the same places (`same_names`),
+/// and the pages rendered depending on the names they depended on.
 fn dependents_index(
     old: Option<&OldState>,
     ch: &Changes,
     outputs: &[RecordOut<OutputRecord>],
-) -> Vec<(u64, u32)> {
-    let mut dependents: Vec<(u64, u32)> = match old {
-        Some(o) => o
-            .body
-            .dependents
+    same_names: bool,
+) -> Option<Vec<(u64, u32)>> {
+    let hashes = |r: &OutputRecord| {
+        let mut h: Vec<u64> = plan::indexed_names(r).map(name_hash).collect();
+        h.sort_unstable();
+        h.dedup();
+        h
+    };
+    let rebuilt = || {
+        let fresh: Vec<(u64, u32)> = outputs
             .iter()
-            .filter_map(|&(h, j)| {
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                RecordOut::Fresh(r) => Some((r, i)),
+                RecordOut::Same(_) => None,
+            })
+            .flat_map(|(r, i)| plan::indexed_names(r).map(move |d| (name_hash(d), i as u32)))
+            .collect();
+        let kept = old.map_or(0, |o| o.body.dependents.len());
+        // Sized once: growing by doubling faults in twice the memory.
+        let mut dependents: Vec<(u64, u32)> = Vec::with_capacity(kept + fresh.len());
+        if let Some(o) = old {
+            dependents.extend(o.body.dependents.iter().filter_map(|(h, j)| {
                 let i = ch.new_of_old.get(j as usize).copied().flatten()?;
                 matches!(outputs[i as usize], RecordOut::Same(_)).then_some((h, i))
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    for (i, r) in outputs.iter().enumerate() {
-        if let RecordOut::Fresh(r) = r {
-            dependents.extend(plan::indexed_names(r).map(|d| (name_hash(d), i as u32)));
+            }));
         }
+        dependents.extend(fresh);
+        dependents.sort_unstable();
+        dependents.dedup();
+        dependents
+    };
+    if let Some(o) = old
+        && same_names
+        && outputs.iter().enumerate().all(|(i, r)| match r {
+            RecordOut::Same(_) => true,
+            RecordOut::Fresh(r) => hashes(r) == hashes(o.body.output(i)),
+        })
+    {
+        debug_assert!(
+            rebuilt().into_iter().eq(o.body.dependents.iter()),
+            "the dependents index kept differs from a rebuilt one"
+        );
+        return None;
     }
-    dependents.sort_unstable();
-    dependents.dedup();
-    dependents
+    Some(rebuilt())
 }
 
 /// Dependencies by name (page or PageSpec) and type bits.
