@@ -40,7 +40,7 @@ pub struct Stamp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Path relative to its root.
-    pub rel: String,
+    pub rel: std::sync::Arc<str>,
     /// 0 for srcdir, 1.. for the underlays in order, `u16::MAX` built in.
     pub root: u16,
     pub stamp: Stamp,
@@ -861,7 +861,7 @@ impl Serialize for NamesOut<'_> {
         struct Names<'a>(&'a [FileEntry]);
         impl Serialize for Names<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|f| (f.root, f.rel.as_str())))
+                s.collect_seq(self.0.iter().map(|f| (f.root, &*f.rel)))
             }
         }
         (Names(self.0), self.1).serialize(s)
@@ -871,7 +871,7 @@ impl Serialize for NamesOut<'_> {
 /// Joins the names and stamps segments into file entries; and the order
 /// by lowercased name.
 fn decode_files(names: &[u8], stamps: &[u8]) -> Result<(Vec<FileEntry>, Vec<u32>), IndexError> {
-    let (names, order): (Vec<(u16, String)>, Vec<u32>) = if names.is_empty() {
+    let (names, order): (Vec<(u16, &str)>, Vec<u32>) = if names.is_empty() {
         (Vec::new(), Vec::new())
     } else {
         postcard::from_bytes(names).map_err(|e| IndexError::Corrupt(e.to_string()))?
@@ -889,7 +889,7 @@ fn decode_files(names: &[u8], stamps: &[u8]) -> Result<(Vec<FileEntry>, Vec<u32>
         .into_iter()
         .zip(stamps.chunks_exact(STAMP_WIDTH))
         .map(|((root, rel), c)| FileEntry {
-            rel,
+            rel: rel.into(),
             root,
             stamp: Stamp {
                 mtime_ns: word(c, 0) as i64,
@@ -1246,7 +1246,7 @@ mod tests {
             lc_order: (0..n as u32).rev().collect(),
             dirs: vec![crate::scan::DirRecord {
                 root: 0,
-                rel: String::new(),
+                rel: "".into(),
                 mtime_ns: 5,
                 racy: false,
                 entries: crate::scan::DirEntries::new(vec![("index.mdwn".into(), 0)]),
@@ -1256,7 +1256,7 @@ mod tests {
             counts: (n, 0),
             files: (0..n)
                 .map(|i| FileEntry {
-                    rel: format!("p{i}.mdwn"),
+                    rel: format!("p{i}.mdwn").into(),
                     root: 0,
                     stamp: Stamp {
                         mtime_ns: i as i64,

@@ -13,8 +13,10 @@ use crate::names::is_wiki_char;
 /// A source file found on disk.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// Path relative to its root, with `/` separators.
-    pub rel: String,
+    /// Path relative to its root, with `/` separators; shared with the
+    /// index's entry and the page (one allocation per source, not one
+    /// per copy).
+    pub rel: std::sync::Arc<str>,
     pub underlay: bool,
     /// 0 for srcdir, 1.. for the underlays in order, `u16::MAX` built in.
     pub root: u16,
@@ -611,10 +613,10 @@ pub fn find_sources_listed<'c>(
             .enumerate()
             .map(|(i, (_, id))| (*id, i))
             .collect();
-        let kept: Vec<(usize, &str)> = prev
+        let kept: Vec<(usize, std::sync::Arc<str>)> = prev
             .files
             .iter()
-            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.as_str())))
+            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
             .collect();
         let (same_names, (mut files, warnings)) = rayon::join(
             || prev.listings_unchanged(&roots),
@@ -694,7 +696,7 @@ fn find_changed<'c>(
 
 fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
     SourceFile {
-        rel: rel.to_string(),
+        rel: rel.into(),
         underlay: true,
         root: u16::MAX,
         mtime: 0,
@@ -707,7 +709,7 @@ fn builtin_source(rel: &str, content: &'static [u8]) -> SourceFile {
 
 /// Stamps of the selected files, in parallel; files gone since they were
 /// listed become warnings.
-fn stat_sources<S: AsRef<str> + Into<String> + Send>(
+fn stat_sources<S: AsRef<str> + Into<std::sync::Arc<str>> + Send>(
     roots: &[(RootDir, u16)],
     kept: Vec<(usize, S)>,
 ) -> (Vec<SourceFile>, Vec<String>) {
@@ -728,8 +730,7 @@ fn stat_sources<S: AsRef<str> + Into<String> + Send>(
             }
             let mtime = mtime_ns.div_euclid(1_000_000_000);
             Ok(SourceFile {
-                // Moved where the caller owns the names, copied where it
-                // borrows them.
+                // Shared where the caller has the name shared, else moved.
                 rel: rel.into(),
                 underlay: *n > 0,
                 root: *n,
@@ -809,7 +810,7 @@ mod tests {
             &roots,
             vec![(0, "a.mdwn"), (0, "gone.mdwn"), (0, "d"), (0, "c.mdwn")],
         );
-        let got: Vec<(&str, u64)> = files.iter().map(|f| (f.rel.as_str(), f.size)).collect();
+        let got: Vec<(&str, u64)> = files.iter().map(|f| (&*f.rel, f.size)).collect();
         assert_eq!(got, [("a.mdwn", 1), ("c.mdwn", 2)]);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("cannot stat") && warnings[0].contains("gone.mdwn"));

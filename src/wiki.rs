@@ -128,8 +128,9 @@ pub struct Page {
     /// Page name (`foo/bar` for `foo/bar.mdwn`; the path for raw files).
     pub name: String,
     pub lc_name: String,
-    /// Source path relative to its root directory.
-    pub file: String,
+    /// Source path relative to its root directory (shared with the
+    /// source's entry).
+    pub file: std::sync::Arc<str>,
     /// The root the file is in: 0 srcdir, 1.. the underlays,
     /// `u16::MAX` built in (see [`Page::src_path`]).
     pub root: u16,

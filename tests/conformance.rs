@@ -40,7 +40,7 @@ fn wiki(vectors: &Value, config: Config) -> Wiki {
         .map(|p| {
             let name = p["name"].as_str().unwrap().to_string();
             let mut page = Page {
-                file: format!("{name}.mdwn"),
+                file: format!("{name}.mdwn").into(),
                 name,
                 kind: Some("mdwn"),
                 ctime: p["ctime"].as_i64().unwrap(),

@@ -114,7 +114,7 @@ fn wikic_times(w: &GitWiki) -> HashMap<String, (i64, i64)> {
         .pages
         .iter()
         .filter(|p| !p.underlay && p.builtin.is_none())
-        .map(|p| (p.file.clone(), (p.ctime, p.mtime)))
+        .map(|p| (p.file.to_string(), (p.ctime, p.mtime)))
         .collect()
 }
 

@@ -71,7 +71,7 @@ fn test_site() -> &'static Site {
         for n in names {
             pages.push(Page {
                 name: n.to_string(),
-                file: format!("{n}.mdwn"),
+                file: format!("{n}.mdwn").into(),
                 kind: Some("mdwn"),
                 scan: ScanData {
                     links: vec!["sandbox".into(), "blog".into()],

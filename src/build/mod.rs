@@ -655,7 +655,7 @@ fn apply_history_times(config: &Config, pages: &mut [Page], report: &mut BuildRe
         .iter_mut()
         .filter(|p| !p.underlay && p.builtin.is_none())
     {
-        if let Some(&(ctime, mtime)) = times.get(&p.file) {
+        if let Some(&(ctime, mtime)) = times.get(&*p.file) {
             p.ctime = ctime;
             p.mtime = mtime;
         }
@@ -1145,13 +1145,13 @@ fn render_one(site: &Site, id: PageId, old_outputs: &[(String, u64)], crashed: b
             (out.depends, out.depends_spec) = record_deps(&r.state);
         }
         None => {
-            let full = destdir.join(&p.file);
+            let full = destdir.join(&*p.file);
             let res = match p.builtin {
                 Some(content) => crate::write::write_if_changed(&full, content),
                 None => copy_if_changed(&p.src_path(&wiki.config), &full, p.mtime_ns, p.size),
             };
             out.count(res, &full);
-            out.outputs.push((p.file.clone(), 0));
+            out.outputs.push((p.file.to_string(), 0));
         }
     }
     out
