@@ -498,6 +498,44 @@ impl Body {
         self.outputs[i].get_or_init(|| Box::new(decode_record(self.output_raw(i), "output", i)))
     }
 
+    /// The first of output record `i`'s page dependencies for which
+    /// `hit` holds. Read in place when the record is not decoded: a page
+    /// listing thousands of others records as many dependencies, and a
+    /// refresh that only looks for one need not allocate them all.
+    pub fn find_depend(&self, i: usize, mut hit: impl FnMut(&str, u8) -> bool) -> Option<String> {
+        if let Some(r) = self.outputs[i].get() {
+            return r
+                .depends
+                .iter()
+                .find(|(d, t)| hit(d, *t))
+                .map(|(d, _)| d.clone());
+        }
+        struct Find<F>(F);
+        impl<'de, F: FnMut(&str, u8) -> bool> serde::de::Visitor<'de> for Find<F> {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("page dependencies")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                mut self,
+                mut seq: A,
+            ) -> Result<Option<String>, A::Error> {
+                while let Some((d, t)) = seq.next_element::<(&str, u8)>()? {
+                    if (self.0)(d, t) {
+                        return Ok(Some(d.to_string()));
+                    }
+                }
+                Ok(None)
+            }
+        }
+        // The dependencies are the record's first field.
+        let mut de = postcard::Deserializer::from_bytes(self.output_raw(i));
+        serde::Deserializer::deserialize_seq(&mut de, Find(&mut hit)).unwrap_or_else(|e| {
+            tracing::error!("index output record {i} does not decode ({e}); treating it as empty");
+            None
+        })
+    }
+
     /// Decodes every output record (in parallel), for the builds that
     /// need them all.
     pub fn decode_all_outputs(&self) {
@@ -1362,7 +1400,15 @@ mod tests {
             assert_eq!((scan.links, scan.meta), (m.links.clone(), m.meta.clone()));
             assert_eq!(*body.model(i), m);
         }
-        assert_eq!(*body.output(2), output(2));
+        // Dependencies are looked for in place, then in the decoded record.
+        for _ in 0..2 {
+            assert_eq!(
+                body.find_depend(2, |d, t| d == "b" && t == 1),
+                Some("b".into())
+            );
+            assert_eq!(body.find_depend(2, |d, _| d == "c"), None);
+            assert_eq!(*body.output(2), output(2));
+        }
         assert_eq!(body.dependents_of(name_hash("b")).collect::<Vec<_>>(), [0]);
         assert_eq!(body.dependents_of(name_hash("c")).count(), 0);
     }

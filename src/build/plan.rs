@@ -480,13 +480,13 @@ fn depends_hit(
         return Some("whose calendar has a new day or month to show".into());
     }
     if named {
-        for (d, t) in &old.body.output(o).depends {
-            if (t & DEPEND_CONTENT != 0 && changed.content.contains(d))
+        let hit = old.body.find_depend(o, |d, t| {
+            (t & DEPEND_CONTENT != 0 && changed.content.contains(d))
                 || (t & DEPEND_PRESENCE != 0 && changed.presence.contains(d))
                 || (t & DEPEND_LINKS != 0 && changed.links.contains(d))
-            {
-                return Some(format!("which depends on {d}"));
-            }
+        });
+        if let Some(d) = hit {
+            return Some(format!("which depends on {d}"));
         }
     }
     if !summary.has_depends_spec {
