@@ -1023,13 +1023,48 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// Header of the head file: magic, format, head length, head hash.
-const HEADER: usize = 8 + 4 + 8 + 8;
+/// An index read and checked but not decoded: the head's fields, and
+/// the segments a refresh that finds nothing changed reads in place
+/// (see [`RawIndex::listed`]) rather than decoding into owned entries.
+pub struct RawIndex {
+    head: Head,
+    statedir: PathBuf,
+    file: std::sync::Arc<Vec<u8>>,
+    inline: [std::ops::Range<usize>; 8],
+    names: Bytes,
+    stamps: Bytes,
+    dirs: Bytes,
+}
 
-impl Index {
-    /// Reads the head and the segments the manifest is made of; the
-    /// body is read when [`body`](Self::body) is called.
-    pub fn load(statedir: &Path) -> Result<Index, IndexError> {
+/// What an index lists, borrowed from its segments: each source's root,
+/// path and recorded state, and each directory's root, path,
+/// modification time and racy flag.
+pub struct Listed<'a> {
+    pub files: Vec<(u16, &'a str)>,
+    stamps: &'a [u8],
+    pub dirs: Vec<(u16, &'a str, i64, bool)>,
+}
+
+impl Listed<'_> {
+    /// Source `i`'s stamp, content hash and racy flag.
+    pub fn stamp(&self, i: usize) -> (Stamp, u64, bool) {
+        let c = &self.stamps[i * STAMP_WIDTH..(i + 1) * STAMP_WIDTH];
+        let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().unwrap());
+        (
+            Stamp {
+                mtime_ns: word(0) as i64,
+                size: word(8),
+            },
+            word(16),
+            c[24] != 0,
+        )
+    }
+}
+
+impl RawIndex {
+    /// Reads the head file and maps the manifest's segments, checking
+    /// each against the head.
+    pub fn read(statedir: &Path) -> Result<RawIndex, IndexError> {
         let path = index_path(statedir);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -1040,7 +1075,92 @@ impl Index {
         let inline = inline_ranges(&head.segments, end, bytes.len())?;
         let file = std::sync::Arc::new(bytes);
         let open = |seg: Seg| read_segment(statedir, &file, &inline, &head.segments, seg);
-        let (names, stamps, dirs_bytes) = (open(Seg::Names)?, open(Seg::Stamps)?, open(Seg::Dirs)?);
+        let (names, stamps, dirs) = (open(Seg::Names)?, open(Seg::Stamps)?, open(Seg::Dirs)?);
+        Ok(RawIndex {
+            head,
+            statedir: statedir.to_path_buf(),
+            file,
+            inline,
+            names,
+            stamps,
+            dirs,
+        })
+    }
+
+    pub fn tool(&self) -> &str {
+        &self.head.tool
+    }
+
+    pub fn destdir(&self) -> &str {
+        &self.head.destdir
+    }
+
+    pub fn config_hash(&self) -> u64 {
+        self.head.config_hash
+    }
+
+    pub fn templates(&self) -> &[(String, Stamp)] {
+        &self.head.templates
+    }
+
+    pub fn scan_warnings(&self) -> &[String] {
+        &self.head.scan_warnings
+    }
+
+    pub fn next_change(&self) -> Option<i64> {
+        self.head.next_change
+    }
+
+    pub fn counts(&self) -> (usize, usize) {
+        self.head.counts
+    }
+
+    /// The sources and directories listed, read in place.
+    pub fn listed(&self) -> Result<Listed<'_>, IndexError> {
+        let corrupt = |e: postcard::Error| IndexError::Corrupt(e.to_string());
+        let files: Vec<(u16, &str)> = if self.names.is_empty() {
+            Vec::new()
+        } else {
+            // The order by lowercased name follows; not needed here.
+            postcard::take_from_bytes(&self.names).map_err(corrupt)?.0
+        };
+        if self.stamps.len() != files.len() * STAMP_WIDTH {
+            return Err(IndexError::Corrupt("stamps do not match names".into()));
+        }
+        let mut dirs = Vec::new();
+        if !self.dirs.is_empty() {
+            // A sequence of directory records, each read as its leading
+            // fields and its entries left encoded.
+            let (count, mut rest): (usize, &[u8]) =
+                postcard::take_from_bytes(&self.dirs).map_err(corrupt)?;
+            dirs.reserve(count.min(rest.len()));
+            for _ in 0..count {
+                let ((root, rel, mtime_ns, racy, _entries), next): (
+                    (u16, &str, i64, bool, &[u8]),
+                    &[u8],
+                ) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                dirs.push((root, rel, mtime_ns, racy));
+                rest = next;
+            }
+        }
+        Ok(Listed {
+            files,
+            stamps: &self.stamps,
+            dirs,
+        })
+    }
+
+    /// Decodes the manifest.
+    pub fn decode(self) -> Result<Index, IndexError> {
+        let RawIndex {
+            head,
+            statedir,
+            file,
+            inline,
+            names,
+            stamps,
+            dirs: dirs_bytes,
+        } = self;
         // The two decodes are independent: made side by side.
         let (files, dirs) = rayon::join(
             || decode_files(&names, &stamps),
@@ -1067,12 +1187,23 @@ impl Index {
                 next_change: head.next_change,
                 counts: head.counts,
             },
-            statedir: statedir.to_path_buf(),
+            statedir,
             segments: head.segments,
             file,
             inline,
             body_read: false.into(),
         })
+    }
+}
+
+/// Header of the head file: magic, format, head length, head hash.
+const HEADER: usize = 8 + 4 + 8 + 8;
+
+impl Index {
+    /// Reads the head and the segments the manifest is made of; the
+    /// body is read when [`body`](Self::body) is called.
+    pub fn load(statedir: &Path) -> Result<Index, IndexError> {
+        RawIndex::read(statedir)?.decode()
     }
 
     /// Reads, checks and decodes the body.

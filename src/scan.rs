@@ -192,8 +192,15 @@ impl DirRecord {
     /// Whether the record still describes the directory, which now has
     /// modification time `mtime_ns` (0 when it could not be read).
     fn current(&self, mtime_ns: i64) -> bool {
-        !self.racy && self.mtime_ns == mtime_ns && mtime_ns != 0
+        dir_current(self.racy, self.mtime_ns, mtime_ns)
     }
+}
+
+/// Whether a directory recorded with time `recorded` (and `racy`) now
+/// having time `now` (0 when it could not be read) still holds what was
+/// recorded.
+fn dir_current(racy: bool, recorded: i64, now: i64) -> bool {
+    !racy && recorded == now && now != 0
 }
 
 /// A directory's entries, (name, kind) sorted by name, kind 0 file, 1
@@ -548,6 +555,8 @@ pub struct Previous<'c> {
     dirs: &'c [DirRecord],
     warnings: &'c [String],
     cache: DirCache<'c>,
+    /// The listed files and directories, stat()ed already.
+    restat: Option<Restat>,
 }
 
 impl<'c> Previous<'c> {
@@ -561,7 +570,15 @@ impl<'c> Previous<'c> {
             dirs,
             warnings,
             cache: dir_cache(dirs),
+            restat: None,
         }
+    }
+
+    /// With the stats [`restat`] took of the same index's listings, which
+    /// are then not taken again.
+    pub fn with_restat(mut self, restat: Restat) -> Self {
+        self.restat = Some(restat);
+        self
     }
 
     /// Whether every directory the last build listed still has the
@@ -598,11 +615,7 @@ pub fn find_sources_listed<'c>(
     previous: Option<&Previous<'c>>,
     build_start_ns: i64,
 ) -> Sources<'c> {
-    let roots: Vec<(RootDir, u16)> = config
-        .roots()
-        .filter(|&(n, dir)| n == 0 || (dir.is_dir() && dir != config.srcdir))
-        .map(|(n, dir)| (RootDir::open(dir), n))
-        .collect();
+    let roots = open_roots(config);
     if let Some(prev) = previous {
         // The stamps of the files the last build found are taken while
         // its directory listings are checked; with the same names
@@ -618,10 +631,21 @@ pub fn find_sources_listed<'c>(
             .iter()
             .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
             .collect();
-        let (same_names, (mut files, warnings)) = rayon::join(
-            || prev.listings_unchanged(&roots),
-            || stat_sources(&roots, kept),
-        );
+        let (same_names, (mut files, warnings)) = match &prev.restat {
+            Some(r) => {
+                let stats = prev
+                    .files
+                    .iter()
+                    .zip(&r.stats)
+                    .filter(|(f, _)| position.contains_key(&f.root))
+                    .map(|(_, s)| *s);
+                (r.listings_same, sources_from_stats(&roots, kept, stats))
+            }
+            None => rayon::join(
+                || prev.listings_unchanged(&roots),
+                || stat_sources(&roots, kept),
+            ),
+        };
         if !same_names {
             return find_changed(config, &roots, Some(&prev.cache), build_start_ns);
         }
@@ -643,6 +667,134 @@ pub fn find_sources_listed<'c>(
         );
     }
     find_changed(config, &roots, None, build_start_ns)
+}
+
+/// The roots to look in: srcdir, then the underlays that are
+/// directories (and not srcdir again).
+fn open_roots(config: &Config) -> Vec<(RootDir, u16)> {
+    config
+        .roots()
+        .filter(|&(n, dir)| n == 0 || (dir.is_dir() && dir != config.srcdir))
+        .map(|(n, dir)| (RootDir::open(dir), n))
+        .collect()
+}
+
+/// A file's state on disk, as `stat` (not following symlinks) gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FileStat {
+    pub mtime_ns: i64,
+    pub size: u64,
+    pub is_file: bool,
+    pub ctime: i64,
+}
+
+/// The files and directories an index lists, stat()ed again: enough to
+/// tell that nothing changed without decoding the index's entries, and
+/// what [`find_sources_listed`] then needs instead of taking them again.
+pub struct Restat {
+    /// Every listed directory still has the time recorded, so every root
+    /// holds the same names (see [`Previous`]).
+    pub listings_same: bool,
+    /// Each listed source's state, in the index's order; `None` for one
+    /// gone, outside today's roots, or built in.
+    stats: Vec<Option<FileStat>>,
+}
+
+impl Restat {
+    pub fn stat(&self, i: usize) -> Option<FileStat> {
+        self.stats.get(i).copied().flatten()
+    }
+}
+
+/// Stats what `listed` lists (in parallel, the directories beside the
+/// files).
+pub fn restat(config: &Config, listed: &crate::index::Listed<'_>) -> Restat {
+    use rayon::prelude::*;
+    let roots = open_roots(config);
+    let root_of = |id: u16| roots.iter().find(|(_, n)| *n == id).map(|(r, _)| r);
+    let (listings_same, stats) = rayon::join(
+        || {
+            let roots_known = listed.dirs.iter().filter(|d| d.1.is_empty()).count() == roots.len();
+            roots_known
+                && listed
+                    .dirs
+                    .par_iter()
+                    .with_min_len(32)
+                    .all(|&(root, rel, t, racy)| {
+                        root_of(root)
+                            .is_some_and(|r| dir_current(racy, t, r.stat(rel).map_or(0, |s| s.0)))
+                    })
+        },
+        || {
+            listed
+                .files
+                .par_iter()
+                .map(|&(root, rel)| {
+                    let (mtime_ns, size, is_file, _, ctime) = root_of(root)?.stat(rel)?;
+                    Some(FileStat {
+                        mtime_ns,
+                        size,
+                        is_file,
+                        ctime,
+                    })
+                })
+                .collect()
+        },
+    );
+    Restat {
+        listings_same,
+        stats,
+    }
+}
+
+/// Sources made from stats taken already (see [`stat_sources`]).
+fn sources_from_stats(
+    roots: &[(RootDir, u16)],
+    kept: Vec<(usize, std::sync::Arc<str>)>,
+    stats: impl Iterator<Item = Option<FileStat>>,
+) -> (Vec<SourceFile>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let files = kept
+        .into_iter()
+        .zip(stats)
+        .filter_map(|((ri, rel), st)| {
+            source_file(&roots[ri], rel, st)
+                .map_err(|w| warnings.push(w))
+                .ok()
+        })
+        .collect();
+    (files, warnings)
+}
+
+/// The source `rel` of `root` in the state `st`; what to warn about if
+/// it cannot be one.
+fn source_file<S: AsRef<str> + Into<std::sync::Arc<str>>>(
+    (root, n): &(RootDir, u16),
+    rel: S,
+    st: Option<FileStat>,
+) -> Result<SourceFile, String> {
+    let rel_str = rel.as_ref();
+    let Some(st) = st else {
+        return Err(format!("cannot stat {}", root.path.join(rel_str).display()));
+    };
+    if !st.is_file {
+        return Err(format!(
+            "{} is no longer a file",
+            root.path.join(rel_str).display()
+        ));
+    }
+    let mtime = st.mtime_ns.div_euclid(1_000_000_000);
+    Ok(SourceFile {
+        // Shared where the caller has the name shared, else moved.
+        rel: rel.into(),
+        underlay: *n > 0,
+        root: *n,
+        mtime,
+        mtime_ns: st.mtime_ns,
+        ctime: st.ctime.min(mtime),
+        size: st.size,
+        builtin: None,
+    })
 }
 
 /// Finds the sources by walking the roots, reading the directories not
@@ -717,29 +869,17 @@ fn stat_sources<S: AsRef<str> + Into<std::sync::Arc<str>> + Send>(
     let stats: Vec<Result<SourceFile, String>> = kept
         .into_par_iter()
         .map(|(ri, rel)| {
-            let (root, n) = &roots[ri];
-            let rel_str = rel.as_ref();
-            let Some((mtime_ns, size, is_file, _, ctime)) = root.stat(rel_str) else {
-                return Err(format!("cannot stat {}", root.path.join(rel_str).display()));
-            };
-            if !is_file {
-                return Err(format!(
-                    "{} is no longer a file",
-                    root.path.join(rel_str).display()
-                ));
-            }
-            let mtime = mtime_ns.div_euclid(1_000_000_000);
-            Ok(SourceFile {
-                // Shared where the caller has the name shared, else moved.
-                rel: rel.into(),
-                underlay: *n > 0,
-                root: *n,
-                mtime,
-                mtime_ns,
-                ctime: ctime.min(mtime),
-                size,
-                builtin: None,
-            })
+            let root = &roots[ri];
+            let st = root
+                .0
+                .stat(rel.as_ref())
+                .map(|(mtime_ns, size, is_file, _, ctime)| FileStat {
+                    mtime_ns,
+                    size,
+                    is_file,
+                    ctime,
+                });
+            source_file(root, rel, st)
         })
         .collect();
     // Collected in place: the stamps of thousands of files are not

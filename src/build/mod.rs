@@ -23,8 +23,8 @@ use crate::config::Config;
 use crate::directives::shortcut::Shortcut;
 use crate::directives::{Context, PageState, Params};
 use crate::index::{
-    Body, FileEntry, Index, IndexError, Kept, Manifest, ModelRecord, OutputRecord, RecordOut,
-    Stamp, content_hash, encode_body, name_hash,
+    Body, FileEntry, Index, IndexError, Kept, Manifest, ModelRecord, OutputRecord, RawIndex,
+    RecordOut, Stamp, content_hash, encode_body, name_hash,
 };
 use crate::links::scan_links;
 use crate::preprocess::{find_all, parse_params};
@@ -262,28 +262,25 @@ fn build_once(
 
     let destdir_key = config.destdir.display().to_string();
     let tl = Instant::now();
-    let mut loaded = match Index::load(&config.statedir) {
-        Ok(i) => Some(i),
+    let raw = match RawIndex::read(&config.statedir) {
+        Ok(r) => Some(r),
         Err(IndexError::Missing) => None,
         Err(e) => {
             warn!("{e}: rebuilding everything");
             None
         }
     };
-    let incremental = match &loaded {
+    let incremental = match &raw {
         _ if opts.rebuild => false,
         None => false,
-        Some(i) if i.manifest.tool != TOOL => {
-            info!(
-                "the index is from {}: rebuilding everything",
-                i.manifest.tool
-            );
+        Some(r) if r.tool() != TOOL => {
+            info!("the index is from {}: rebuilding everything", r.tool());
             false
         }
-        Some(i)
-            if i.manifest.config_hash != chash
-                || i.manifest.templates != tstamps
-                || i.manifest.destdir != destdir_key =>
+        Some(r)
+            if r.config_hash() != chash
+                || r.templates() != tstamps.as_slice()
+                || r.destdir() != destdir_key =>
         {
             info!("the setup or templates changed: rebuilding everything");
             false
@@ -293,21 +290,64 @@ fn build_once(
     report.timings.push(("index manifest", tl.elapsed()));
 
     let t0 = Instant::now();
-    let previous = loaded
-        .as_ref()
-        .filter(|_| incremental && !crashed)
-        .map(|i| {
-            crate::scan::Previous::new(
-                &i.manifest.files,
-                &i.manifest.dirs,
-                &i.manifest.scan_warnings,
-            )
-        });
     if let Err(e) = crate::recentchanges::sync(&config) {
         let msg = format!("recentchanges: {e:#}");
         warn!("{msg}");
         report.warnings.push(msg);
     }
+    // Nothing changed: told from the index's listings read in place,
+    // without decoding them. Otherwise the stats taken are used to find
+    // the sources.
+    let mut restat = None;
+    if let Some(r) = raw.as_ref().filter(|_| incremental && !crashed)
+        && let Ok(listed) = r.listed()
+    {
+        let stats = crate::scan::restat(&config, &listed);
+        if unchanged_listed(&listed, &stats, &config)
+            && r.next_change()
+                .is_none_or(|t| crate::directives::calendar::now() < t)
+        {
+            for w in r.scan_warnings() {
+                warn!("{w}");
+            }
+            report.warnings.extend(r.scan_warnings().iter().cloned());
+            report.timings.push(("find", t0.elapsed()));
+            report.up_to_date = true;
+            (report.pages, report.files) = r.counts();
+            report.timings.push(("total", started.elapsed()));
+            // The process ends after this: what was read is left for it
+            // to drop.
+            std::mem::forget(listed);
+            std::mem::forget(raw);
+            return Ok(Some(report));
+        }
+        restat = Some(stats);
+    }
+    let tl = Instant::now();
+    let mut loaded = match raw.map(RawIndex::decode) {
+        Some(Ok(i)) => Some(i),
+        None => None,
+        Some(Err(e)) => {
+            warn!("{e}: rebuilding everything");
+            None
+        }
+    };
+    let incremental = incremental && loaded.is_some();
+    report.timings.push(("index decode", tl.elapsed()));
+    let previous = loaded
+        .as_ref()
+        .filter(|_| incremental && !crashed)
+        .map(|i| {
+            let p = crate::scan::Previous::new(
+                &i.manifest.files,
+                &i.manifest.dirs,
+                &i.manifest.scan_warnings,
+            );
+            match restat.take() {
+                Some(r) => p.with_restat(r),
+                None => p,
+            }
+        });
     let (files, scan_report, dirs) =
         crate::scan::find_sources_listed(&config, previous.as_ref(), build_start_ns);
     for w in &scan_report.warnings {
@@ -315,26 +355,6 @@ fn build_once(
     }
     report.warnings.extend(scan_report.warnings.iter().cloned());
     report.timings.push(("find", t0.elapsed()));
-
-    // Nothing changed: done without reading anything else.
-    if let Some(old) = &loaded
-        && incremental
-        && !crashed
-        && unchanged(&old.manifest.files, &files, &config)
-        && old
-            .manifest
-            .next_change
-            .is_none_or(|t| crate::directives::calendar::now() < t)
-    {
-        report.up_to_date = true;
-        (report.pages, report.files) = old.manifest.counts;
-        report.timings.push(("total", started.elapsed()));
-        // The process ends after this: thousands of entries are left for
-        // it to drop (a tenth of a millisecond of a run of a few).
-        std::mem::forget((previous, files, dirs));
-        std::mem::forget(loaded);
-        return Ok(Some(report));
-    }
 
     let tt = Instant::now();
     let templates = Templates::new(config.templatedir.as_deref())?;
@@ -475,32 +495,67 @@ fn same_name(a: &Arc<str>, b: &Arc<str>) -> bool {
     Arc::ptr_eq(a, b) || a == b
 }
 
-fn unchanged(old: &[FileEntry], now: &[SourceFile], config: &Config) -> bool {
-    old.len() == now.len()
-        && old.iter().zip(now).all(|(o, n)| {
-            o.root == n.root
-                && same_name(&o.rel, &n.rel)
-                && o.stamp
-                    == Stamp {
-                        mtime_ns: n.mtime_ns,
-                        size: n.size,
-                    }
-                // A racy entry stays racy until a build rewrites the
-                // index; its content says whether it changed.
-                && (!o.racy || same_content(o, n, config))
+/// Whether the sources an index lists are as it recorded them, `stats`
+/// taken now: the same stamps, and for a racy entry the same content.
+/// (The directories being unchanged, there are no others.)
+fn unchanged_listed(
+    listed: &crate::index::Listed<'_>,
+    stats: &crate::scan::Restat,
+    config: &Config,
+) -> bool {
+    stats.listings_same
+        && listed.files.iter().enumerate().all(|(i, &(root, rel))| {
+            let (stamp, hash, racy) = listed.stamp(i);
+            let (now, content) = if root == u16::MAX {
+                // Built in: there while this wikic has it.
+                let Some(b) = crate::basewiki::get(rel) else {
+                    return false;
+                };
+                (
+                    Stamp {
+                        mtime_ns: 0,
+                        size: b.len() as u64,
+                    },
+                    Some(b),
+                )
+            } else {
+                match stats.stat(i) {
+                    Some(st) if st.is_file => (
+                        Stamp {
+                            mtime_ns: st.mtime_ns,
+                            size: st.size,
+                        },
+                        None,
+                    ),
+                    _ => return false,
+                }
+            };
+            // A racy entry stays racy until a build rewrites the index;
+            // its content says whether it changed.
+            stamp == now
+                && (!racy
+                    || same_hash(hash, content, || {
+                        crate::scan::source_path(config, root, rel)
+                    }))
         })
 }
 
-/// Whether a source still has the content the index recorded.
-fn same_content(o: &FileEntry, f: &SourceFile, config: &Config) -> bool {
-    let hash = match f.builtin {
+/// Whether content (built in, or read from where `path` says) has the
+/// hash the index recorded (0: none was).
+fn same_hash(recorded: u64, content: Option<&[u8]>, path: impl Fn() -> PathBuf) -> bool {
+    let hash = match content {
         Some(b) => content_hash(b),
-        None => match std::fs::read(f.abs(config)) {
+        None => match std::fs::read(path()) {
             Ok(b) => content_hash(&b),
             Err(_) => return false,
         },
     };
-    o.hash != 0 && hash == o.hash
+    recorded != 0 && hash == recorded
+}
+
+/// Whether a source still has the content the index recorded.
+fn same_content(o: &FileEntry, f: &SourceFile, config: &Config) -> bool {
+    same_hash(o.hash, f.builtin, || f.abs(config))
 }
 
 /// Pages rendered from which a refresh, like a full build, touches tens
