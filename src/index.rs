@@ -1036,6 +1036,10 @@ pub struct RawIndex {
     dirs: Bytes,
 }
 
+/// A directory record's fields as encoded: root, path, time, racy flag,
+/// and its entries left encoded.
+type DirHead<'a> = (u16, &'a str, i64, bool, &'a [u8]);
+
 /// What an index lists, borrowed from its segments: each source's root,
 /// path and recorded state, and each directory's root, path,
 /// modification time and racy flag.
@@ -1135,10 +1139,8 @@ impl RawIndex {
                 postcard::take_from_bytes(&self.dirs).map_err(corrupt)?;
             dirs.reserve(count.min(rest.len()));
             for _ in 0..count {
-                let ((root, rel, mtime_ns, racy, _entries), next): (
-                    (u16, &str, i64, bool, &[u8]),
-                    &[u8],
-                ) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let ((root, rel, mtime_ns, racy, _entries), next): (DirHead, &[u8]) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
                 dirs.push((root, rel, mtime_ns, racy));
                 rest = next;
             }
