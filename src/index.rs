@@ -1512,6 +1512,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = manifest(3);
         save_fresh(dir.path(), &m, Kept::default());
+        // Listed in place: what the decoded manifest holds.
+        let raw = RawIndex::read(dir.path()).unwrap();
+        let listed = raw.listed().unwrap();
+        let files: Vec<(u16, &str)> = m.files.iter().map(|f| (f.root, &*f.rel)).collect();
+        assert_eq!(listed.files, files);
+        for (i, f) in m.files.iter().enumerate() {
+            assert_eq!(listed.stamp(i), (f.stamp, f.hash, f.racy));
+        }
+        assert_eq!(listed.dirs, [(0, "", 5, false)]);
+        assert_eq!((raw.counts(), raw.next_change()), ((3, 0), Some(9)));
+        drop(listed);
+        assert_eq!(raw.decode().unwrap().manifest, m);
         let idx = Index::load(dir.path()).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();
