@@ -114,7 +114,7 @@ EOF
 $(refreshes none)
 EOF
 	printf "%-22s %10s %10s %8s\n" "figure" "ikiwiki" "wikic" "ratio"
-	row() { printf "%-22s %9.3fs %9.3fs %7.1fx\n" "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
+	row() { printf "%-22s %9.4fs %9.4fs %7.1fx\n" "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
 	row "full build" "$i_full" "$w_full"
 	row "fresh destdir" "$i_fresh" "$w_fresh"
 	row "refresh, one edit" "$i_edit" "$w_edit"
