@@ -300,6 +300,17 @@ impl RootDir {
         }
     }
 
+    /// [`RootDir::stat`] of a file, as a [`FileStat`].
+    fn file_stat(&self, rel: &str) -> Option<FileStat> {
+        let (mtime_ns, size, is_file, _, ctime) = self.stat(rel)?;
+        Some(FileStat {
+            mtime_ns,
+            size,
+            is_file,
+            ctime,
+        })
+    }
+
     /// (mtime in ns, size, is a regular file, is a directory) of `rel`,
     /// without following symlinks.
     fn stat(&self, rel: &str) -> Option<(i64, u64, bool, bool, i64)> {
@@ -549,14 +560,14 @@ pub fn find_sources(config: &Config) -> (Vec<SourceFile>, ScanReport) {
 }
 
 /// What the last build found: its sources, directory listings and the
-/// warnings finding them gave.
+/// warnings finding them gave; and what [`restat`] found of them now.
 pub struct Previous<'c> {
     files: &'c [crate::index::FileEntry],
     dirs: &'c [DirRecord],
     warnings: &'c [String],
     cache: DirCache<'c>,
     /// The listed files and directories, stat()ed already.
-    restat: Option<Restat>,
+    restat: Restat,
 }
 
 impl<'c> Previous<'c> {
@@ -564,39 +575,35 @@ impl<'c> Previous<'c> {
         files: &'c [crate::index::FileEntry],
         dirs: &'c [DirRecord],
         warnings: &'c [String],
+        restat: Restat,
     ) -> Self {
         Previous {
             files,
             dirs,
             warnings,
             cache: dir_cache(dirs),
-            restat: None,
+            restat,
         }
     }
+}
 
-    /// With the stats [`restat`] took of the same index's listings, which
-    /// are then not taken again.
-    pub fn with_restat(mut self, restat: Restat) -> Self {
-        self.restat = Some(restat);
-        self
-    }
-
-    /// Whether every directory the last build listed still has the
-    /// modification time it had, in which case every root holds the same
-    /// names and the same sources are selected. Checking each recorded
-    /// directory is checking the trees: a directory appearing, going or
-    /// being renamed changes the time of the directory holding it.
-    fn listings_unchanged(&self, roots: &[(RootDir, u16)]) -> bool {
-        use rayon::prelude::*;
-        let root_of: FxHashMap<u16, &RootDir> = roots.iter().map(|(r, id)| (*id, r)).collect();
-        let roots_known = self.dirs.iter().filter(|d| d.rel.is_empty()).count() == roots.len();
-        roots_known
-            && self.dirs.par_iter().with_min_len(32).all(|d| {
-                root_of
-                    .get(&d.root)
-                    .is_some_and(|root| d.current(root.stat(&d.rel).map_or(0, |s| s.0)))
+/// Whether every directory recorded (root, path, time, racy flag) still
+/// has its time, and the roots are the ones recorded.
+fn listings_current(roots: &[(RootDir, u16)], dirs: &[(u16, &str, i64, bool)]) -> bool {
+    use rayon::prelude::*;
+    let roots_known = dirs.iter().filter(|d| d.1.is_empty()).count() == roots.len();
+    roots_known
+        && dirs
+            .par_iter()
+            .with_min_len(32)
+            .all(|&(root, rel, t, racy)| {
+                root_of(roots, root)
+                    .is_some_and(|r| dir_current(racy, t, r.stat(rel).map_or(0, |s| s.0)))
             })
-    }
+}
+
+fn root_of(roots: &[(RootDir, u16)], id: u16) -> Option<&RootDir> {
+    roots.iter().find(|(_, n)| *n == id).map(|(r, _)| r)
 }
 
 /// The sources found, what finding them warned about, and the directory
@@ -617,10 +624,10 @@ pub fn find_sources_listed<'c>(
 ) -> Sources<'c> {
     let roots = open_roots(config);
     if let Some(prev) = previous {
-        // The stamps of the files the last build found are taken while
-        // its directory listings are checked; with the same names
-        // everywhere the same files are selected, and those stamps are
-        // all that is needed.
+        // The stamps of the files the last build found were taken with
+        // its directory listings checked; with the same names everywhere
+        // the same files are selected, and those stamps are all that is
+        // needed.
         let position: FxHashMap<u16, usize> = roots
             .iter()
             .enumerate()
@@ -631,21 +638,14 @@ pub fn find_sources_listed<'c>(
             .iter()
             .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
             .collect();
-        let (same_names, (mut files, warnings)) = match &prev.restat {
-            Some(r) => {
-                let stats = prev
-                    .files
-                    .iter()
-                    .zip(&r.stats)
-                    .filter(|(f, _)| position.contains_key(&f.root))
-                    .map(|(_, s)| *s);
-                (r.listings_same, sources_from_stats(&roots, kept, stats))
-            }
-            None => rayon::join(
-                || prev.listings_unchanged(&roots),
-                || stat_sources(&roots, kept),
-            ),
-        };
+        let stats = prev
+            .files
+            .iter()
+            .zip(&prev.restat.stats)
+            .filter(|(f, _)| position.contains_key(&f.root))
+            .map(|(_, s)| *s);
+        let same_names = prev.restat.listings_same;
+        let (mut files, warnings) = sources_from_stats(&roots, kept, stats);
         if !same_names {
             return find_changed(config, &roots, Some(&prev.cache), build_start_ns);
         }
@@ -711,33 +711,13 @@ impl Restat {
 pub fn restat(config: &Config, listed: &crate::index::Listed<'_>) -> Restat {
     use rayon::prelude::*;
     let roots = open_roots(config);
-    let root_of = |id: u16| roots.iter().find(|(_, n)| *n == id).map(|(r, _)| r);
     let (listings_same, stats) = rayon::join(
-        || {
-            let roots_known = listed.dirs.iter().filter(|d| d.1.is_empty()).count() == roots.len();
-            roots_known
-                && listed
-                    .dirs
-                    .par_iter()
-                    .with_min_len(32)
-                    .all(|&(root, rel, t, racy)| {
-                        root_of(root)
-                            .is_some_and(|r| dir_current(racy, t, r.stat(rel).map_or(0, |s| s.0)))
-                    })
-        },
+        || listings_current(&roots, &listed.dirs),
         || {
             listed
                 .files
                 .par_iter()
-                .map(|&(root, rel)| {
-                    let (mtime_ns, size, is_file, _, ctime) = root_of(root)?.stat(rel)?;
-                    Some(FileStat {
-                        mtime_ns,
-                        size,
-                        is_file,
-                        ctime,
-                    })
-                })
+                .map(|&(root, rel)| root_of(&roots, root)?.file_stat(rel))
                 .collect()
         },
     );
@@ -870,15 +850,7 @@ fn stat_sources<S: AsRef<str> + Into<std::sync::Arc<str>> + Send>(
         .into_par_iter()
         .map(|(ri, rel)| {
             let root = &roots[ri];
-            let st = root
-                .0
-                .stat(rel.as_ref())
-                .map(|(mtime_ns, size, is_file, _, ctime)| FileStat {
-                    mtime_ns,
-                    size,
-                    is_file,
-                    ctime,
-                });
+            let st = root.0.file_stat(rel.as_ref());
             source_file(root, rel, st)
         })
         .collect();

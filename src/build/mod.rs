@@ -334,20 +334,17 @@ fn build_once(
     };
     let incremental = incremental && loaded.is_some();
     report.timings.push(("index decode", tl.elapsed()));
-    let previous = loaded
-        .as_ref()
-        .filter(|_| incremental && !crashed)
-        .map(|i| {
-            let p = crate::scan::Previous::new(
-                &i.manifest.files,
-                &i.manifest.dirs,
-                &i.manifest.scan_warnings,
-            );
-            match restat.take() {
-                Some(r) => p.with_restat(r),
-                None => p,
-            }
-        });
+    // (Without the stats, as when the listings could not be read in
+    // place, the sources are found by walking every root.)
+    let previous = match (&loaded, restat) {
+        (Some(i), Some(r)) if incremental => Some(crate::scan::Previous::new(
+            &i.manifest.files,
+            &i.manifest.dirs,
+            &i.manifest.scan_warnings,
+            r,
+        )),
+        _ => None,
+    };
     let (files, scan_report, dirs) =
         crate::scan::find_sources_listed(&config, previous.as_ref(), build_start_ns);
     for w in &scan_report.warnings {
