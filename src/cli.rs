@@ -281,6 +281,7 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
         rebuild: full,
         verbose: cli.verbose,
         queue_if_busy: cli.queue_if_busy || cli.post_commit,
+        process_ends: true,
     };
     let config = Arc::new(config);
     join_pool(cli.jobs);

@@ -54,6 +54,11 @@ pub struct BuildOptions {
     /// When another build holds the wiki, ask it for one more pass and
     /// return at once instead of waiting (for commit hooks).
     pub queue_if_busy: bool,
+    /// The process ends after this build (the command line): the wiki
+    /// model is left for the exit to take back rather than dropped piece
+    /// by piece, which costs a short refresh half a millisecond. Only the
+    /// first pass leaves it: a build making more passes drops theirs.
+    pub process_ends: bool,
 }
 
 /// What a build did, for the command line and tests.
@@ -178,6 +183,7 @@ pub fn build(config: Arc<Config>, opts: &BuildOptions) -> Result<BuildReport> {
         }
         info!("a change arrived during the build; refreshing again");
         opts.rebuild = false;
+        opts.process_ends = false;
     }
 }
 
@@ -315,10 +321,11 @@ fn build_once(
             report.up_to_date = true;
             (report.pages, report.files) = r.counts();
             report.timings.push(("total", started.elapsed()));
-            // The process ends after this: what was read is left for it
-            // to drop.
-            std::mem::forget(listed);
-            std::mem::forget(raw);
+            if opts.process_ends {
+                // What was read is left for the exit.
+                std::mem::forget(listed);
+                std::mem::forget(raw);
+            }
             return Ok(Some(report));
         }
         restat = Some(stats);
@@ -1144,8 +1151,13 @@ fn run(
     report.timings.push(("index save", t4.elapsed()));
 
     report.up_to_date = report.rendered == 0 && report.removed == 0 && ch.deleted.is_empty();
-    drop((models, outputs, rendered));
-    drop_later((site, old_state, manifest));
+    if opts.process_ends {
+        std::mem::forget((models, outputs, rendered));
+        std::mem::forget((site, old_state, manifest));
+    } else {
+        drop((models, outputs, rendered));
+        drop_later((site, old_state, manifest));
+    }
     Ok(false)
 }
 
