@@ -906,38 +906,18 @@ impl Serialize for NamesOut<'_> {
     }
 }
 
-/// Joins the names and stamps segments into file entries; and the order
-/// by lowercased name.
-fn decode_files(names: &[u8], stamps: &[u8]) -> Result<(Vec<FileEntry>, Vec<u32>), IndexError> {
-    let (names, order): (Vec<(u16, &str)>, Vec<u32>) = if names.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        postcard::from_bytes(names).map_err(|e| IndexError::Corrupt(e.to_string()))?
-    };
-    if stamps.len() != names.len() * STAMP_WIDTH {
-        return Err(IndexError::Corrupt("stamps do not match names".into()));
-    }
-    if !order.is_empty() && order.len() != names.len() {
-        return Err(IndexError::Corrupt(
-            "name order does not match names".into(),
-        ));
-    }
-    let word = |c: &[u8], i: usize| u64::from_le_bytes(c[i..i + 8].try_into().unwrap());
-    let files = names
-        .into_iter()
-        .zip(stamps.chunks_exact(STAMP_WIDTH))
-        .map(|((root, rel), c)| FileEntry {
-            rel: rel.into(),
-            root,
-            stamp: Stamp {
-                mtime_ns: word(c, 0) as i64,
-                size: word(c, 8),
-            },
-            hash: word(c, 16),
-            racy: c[24] != 0,
-        })
-        .collect();
-    Ok((files, order))
+/// One source's record in the stamps segment: its stamp, content hash
+/// and racy flag.
+fn read_stamp(c: &[u8]) -> (Stamp, u64, bool) {
+    let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().unwrap());
+    (
+        Stamp {
+            mtime_ns: word(0) as i64,
+            size: word(8),
+        },
+        word(16),
+        c[24] != 0,
+    )
 }
 
 /// The head: the manifest's small fields and the segments.
@@ -1046,22 +1026,16 @@ type DirHead<'a> = (u16, &'a str, i64, bool, &'a [u8]);
 pub struct Listed<'a> {
     pub files: Vec<(u16, &'a str)>,
     stamps: &'a [u8],
+    /// The pages' order by lowercased name, still encoded (it follows
+    /// the names in their segment).
+    order: &'a [u8],
     pub dirs: Vec<(u16, &'a str, i64, bool)>,
 }
 
 impl Listed<'_> {
     /// Source `i`'s stamp, content hash and racy flag.
     pub fn stamp(&self, i: usize) -> (Stamp, u64, bool) {
-        let c = &self.stamps[i * STAMP_WIDTH..(i + 1) * STAMP_WIDTH];
-        let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().unwrap());
-        (
-            Stamp {
-                mtime_ns: word(0) as i64,
-                size: word(8),
-            },
-            word(16),
-            c[24] != 0,
-        )
+        read_stamp(&self.stamps[i * STAMP_WIDTH..(i + 1) * STAMP_WIDTH])
     }
 }
 
@@ -1122,11 +1096,10 @@ impl RawIndex {
     /// The sources and directories listed, read in place.
     pub fn listed(&self) -> Result<Listed<'_>, IndexError> {
         let corrupt = |e: postcard::Error| IndexError::Corrupt(e.to_string());
-        let files: Vec<(u16, &str)> = if self.names.is_empty() {
-            Vec::new()
+        let (files, order): (Vec<(u16, &str)>, &[u8]) = if self.names.is_empty() {
+            (Vec::new(), &[])
         } else {
-            // The order by lowercased name follows; not needed here.
-            postcard::take_from_bytes(&self.names).map_err(corrupt)?.0
+            postcard::take_from_bytes(&self.names).map_err(corrupt)?
         };
         if self.stamps.len() != files.len() * STAMP_WIDTH {
             return Err(IndexError::Corrupt("stamps do not match names".into()));
@@ -1148,51 +1121,68 @@ impl RawIndex {
         Ok(Listed {
             files,
             stamps: &self.stamps,
+            order,
             dirs,
         })
     }
 
-    /// Decodes the manifest.
-    pub fn decode(self) -> Result<Index, IndexError> {
-        let RawIndex {
-            head,
-            statedir,
-            file,
-            inline,
-            names,
-            stamps,
-            dirs: dirs_bytes,
-        } = self;
+    /// Decodes the manifest, from what [`listed`](Self::listed) read of
+    /// it.
+    pub fn decode(&self, listed: Listed<'_>) -> Result<Index, IndexError> {
+        let corrupt = |e: postcard::Error| IndexError::Corrupt(e.to_string());
+        let order: Vec<u32> = if listed.order.is_empty() {
+            Vec::new()
+        } else {
+            postcard::from_bytes(listed.order).map_err(corrupt)?
+        };
+        if !order.is_empty() && order.len() != listed.files.len() {
+            return Err(IndexError::Corrupt(
+                "name order does not match names".into(),
+            ));
+        }
         // The two decodes are independent: made side by side.
         let (files, dirs) = rayon::join(
-            || decode_files(&names, &stamps),
+            || -> Vec<FileEntry> {
+                (0..listed.files.len())
+                    .map(|i| {
+                        let (root, rel) = listed.files[i];
+                        let (stamp, hash, racy) = listed.stamp(i);
+                        FileEntry {
+                            rel: rel.into(),
+                            root,
+                            stamp,
+                            hash,
+                            racy,
+                        }
+                    })
+                    .collect()
+            },
             || -> Result<Vec<crate::scan::DirRecord>, IndexError> {
-                if dirs_bytes.is_empty() {
+                if self.dirs.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    postcard::from_bytes(&dirs_bytes)
-                        .map_err(|e| IndexError::Corrupt(e.to_string()))
+                    postcard::from_bytes(&self.dirs).map_err(corrupt)
                 }
             },
         );
-        let ((files, lc_order), dirs) = (files?, dirs?);
+        let head = &self.head;
         Ok(Index {
             manifest: Manifest {
-                tool: head.tool,
-                destdir: head.destdir,
+                tool: head.tool.clone(),
+                destdir: head.destdir.clone(),
                 config_hash: head.config_hash,
-                templates: head.templates,
+                templates: head.templates.clone(),
                 files,
-                lc_order,
-                dirs,
-                scan_warnings: head.scan_warnings,
+                lc_order: order,
+                dirs: dirs?,
+                scan_warnings: head.scan_warnings.clone(),
                 next_change: head.next_change,
                 counts: head.counts,
             },
-            statedir,
+            statedir: self.statedir.clone(),
             segments: head.segments,
-            file,
-            inline,
+            file: self.file.clone(),
+            inline: self.inline.clone(),
             body_read: false.into(),
         })
     }
@@ -1205,7 +1195,8 @@ impl Index {
     /// Reads the head and the segments the manifest is made of; the
     /// body is read when [`body`](Self::body) is called.
     pub fn load(statedir: &Path) -> Result<Index, IndexError> {
-        RawIndex::read(statedir)?.decode()
+        let raw = RawIndex::read(statedir)?;
+        raw.decode(raw.listed()?)
     }
 
     /// Reads, checks and decodes the body.
@@ -1522,8 +1513,7 @@ mod tests {
         }
         assert_eq!(listed.dirs, [(0, "", 5, false)]);
         assert_eq!((raw.counts(), raw.next_change()), ((3, 0), Some(9)));
-        drop(listed);
-        assert_eq!(raw.decode().unwrap().manifest, m);
+        assert_eq!(raw.decode(listed).unwrap().manifest, m);
         let idx = Index::load(dir.path()).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();

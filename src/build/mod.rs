@@ -301,15 +301,24 @@ fn build_once(
         warn!("{msg}");
         report.warnings.push(msg);
     }
-    // Nothing changed: told from the index's listings read in place,
-    // without decoding them. Otherwise the stats taken are used to find
-    // the sources.
+    // What the index lists, read in place. Nothing changed is told from
+    // it alone, without decoding it; otherwise the manifest is decoded
+    // from it, and the stats taken are used to find the sources.
+    let listed = match raw.as_ref().map(RawIndex::listed) {
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            warn!("{e}: rebuilding everything");
+            None
+        }
+        None => None,
+    };
     let mut restat = None;
-    if let Some(r) = raw.as_ref().filter(|_| incremental && !crashed)
-        && let Ok(listed) = r.listed()
+    if let (Some(r), Some(l)) = (&raw, &listed)
+        && incremental
+        && !crashed
     {
-        let stats = crate::scan::restat(&config, &listed);
-        if unchanged_listed(&listed, &stats, &config)
+        let stats = crate::scan::restat(&config, l);
+        if unchanged_listed(l, &stats, &config)
             && r.next_change()
                 .is_none_or(|t| crate::directives::calendar::now() < t)
         {
@@ -331,14 +340,17 @@ fn build_once(
         restat = Some(stats);
     }
     let tl = Instant::now();
-    let mut loaded = match raw.map(RawIndex::decode) {
-        Some(Ok(i)) => Some(i),
-        None => None,
-        Some(Err(e)) => {
-            warn!("{e}: rebuilding everything");
-            None
-        }
+    let mut loaded = match (&raw, listed) {
+        (Some(r), Some(l)) => match r.decode(l) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                warn!("{e}: rebuilding everything");
+                None
+            }
+        },
+        _ => None,
     };
+    drop(raw);
     let incremental = incremental && loaded.is_some();
     report.timings.push(("index decode", tl.elapsed()));
     // (Without the stats, as when the listings could not be read in
