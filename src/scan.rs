@@ -633,21 +633,23 @@ pub fn find_sources_listed<'c>(
             .enumerate()
             .map(|(i, (_, id))| (*id, i))
             .collect();
-        let kept: Vec<(usize, std::sync::Arc<str>)> = prev
-            .files
-            .iter()
-            .filter_map(|f| position.get(&f.root).map(|ri| (*ri, f.rel.clone())))
-            .collect();
-        let stats = prev
-            .files
-            .iter()
-            .zip(&prev.restat.stats)
-            .filter(|(f, _)| position.contains_key(&f.root))
-            .map(|(_, s)| *s);
         let same_names = prev.restat.listings_same;
-        let (mut files, warnings) = sources_from_stats(&roots, kept, stats);
         if !same_names {
             return find_changed(config, &roots, Some(&prev.cache), build_start_ns);
+        }
+        // One pass into an array of the final size: growing it would
+        // touch (and copy) twice the memory, fresh pages a refresh pays
+        // for one by one.
+        let mut files = Vec::with_capacity(prev.files.len());
+        let mut warnings = Vec::new();
+        for (f, st) in prev.files.iter().zip(&prev.restat.stats) {
+            let Some(&ri) = position.get(&f.root) else {
+                continue;
+            };
+            match source_file(&roots[ri], f.rel.clone(), *st) {
+                Ok(s) => files.push(s),
+                Err(w) => warnings.push(w),
+            }
         }
         let mut report = ScanReport {
             warnings: prev.warnings.to_vec(),
@@ -725,25 +727,6 @@ pub fn restat(config: &Config, listed: &crate::index::Listed<'_>) -> Restat {
         listings_same,
         stats,
     }
-}
-
-/// Sources made from stats taken already (see [`stat_sources`]).
-fn sources_from_stats(
-    roots: &[(RootDir, u16)],
-    kept: Vec<(usize, std::sync::Arc<str>)>,
-    stats: impl Iterator<Item = Option<FileStat>>,
-) -> (Vec<SourceFile>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let files = kept
-        .into_iter()
-        .zip(stats)
-        .filter_map(|((ri, rel), st)| {
-            source_file(&roots[ri], rel, st)
-                .map_err(|w| warnings.push(w))
-                .ok()
-        })
-        .collect();
-    (files, warnings)
 }
 
 /// The source `rel` of `root` in the state `st`; what to warn about if

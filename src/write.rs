@@ -74,11 +74,24 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     ensure_parent(path)?;
     let tmp = temp_path(path);
     let result = (|| {
-        let mut f = io::BufWriter::with_capacity(1 << 16, fs::File::create(&tmp)?);
-        for p in parts {
-            f.write_all(p)?;
+        // Gathered by the kernel (writev): no buffer to fill, which for
+        // the index's head would be fresh pages and a copy of them.
+        let mut f = fs::File::create(&tmp)?;
+        let mut slices: Vec<io::IoSlice<'_>> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| io::IoSlice::new(p))
+            .collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match f.write_vectored(rest) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => io::IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        f.into_inner().map_err(|e| e.into_error())?;
+        drop(f);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -138,6 +151,35 @@ mod tests {
         assert!(write_if_changed(&p, b"world").unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"world");
         assert!(!temp_path(&p).exists());
+    }
+
+    #[test]
+    fn parts_are_written_whole_beyond_the_kernels_limit_of_slices() {
+        // More parts than writev takes at once (1024), empty ones among
+        // them, and one larger than a pipe's worth.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index");
+        let big = vec![7u8; 300_000];
+        let numbers: Vec<Vec<u8>> = (0..3000).map(|i: u32| i.to_le_bytes().to_vec()).collect();
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for (i, n) in numbers.iter().enumerate() {
+            parts.push(n);
+            if i % 7 == 0 {
+                parts.push(&[]);
+            }
+            if i == 1500 {
+                parts.push(&big);
+            }
+        }
+        write_atomic_parts(&p, &parts).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), parts.concat());
+        write_atomic_parts(&p, &[&[], &[]]).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "a temporary file was left"
+        );
     }
 
     #[test]
