@@ -969,6 +969,8 @@ pub struct Kept {
     refs: [Option<SegRef>; 8],
     same_names: bool,
     same_dirs: bool,
+    /// The manifest holds no directory records: they were left encoded.
+    dirs_unread: bool,
 }
 
 impl Kept {
@@ -980,6 +982,13 @@ impl Kept {
     /// The directory records are the last build's, racy flags included.
     pub fn same_dirs(&mut self) {
         self.same_dirs = true;
+    }
+
+    /// The directory records are the last build's and were not decoded
+    /// (see [`RawIndex::decode`]): their segment is kept as it is.
+    pub fn dirs_unread(&mut self) {
+        self.same_dirs = true;
+        self.dirs_unread = true;
     }
 }
 
@@ -1127,8 +1136,10 @@ impl RawIndex {
     }
 
     /// Decodes the manifest, from what [`listed`](Self::listed) read of
-    /// it.
-    pub fn decode(&self, listed: Listed<'_>) -> Result<Index, IndexError> {
+    /// it; without the directory records unless `with_dirs` (a refresh
+    /// that found every listing current keeps their segment as it is,
+    /// see [`Kept::dirs_unread`]).
+    pub fn decode(&self, listed: Listed<'_>, with_dirs: bool) -> Result<Index, IndexError> {
         let corrupt = |e: postcard::Error| IndexError::Corrupt(e.to_string());
         let order: Vec<u32> = if listed.order.is_empty() {
             Vec::new()
@@ -1158,7 +1169,7 @@ impl RawIndex {
                     .collect()
             },
             || -> Result<Vec<crate::scan::DirRecord>, IndexError> {
-                if self.dirs.is_empty() {
+                if self.dirs.is_empty() || !with_dirs {
                     Ok(Vec::new())
                 } else {
                     postcard::from_bytes(&self.dirs).map_err(corrupt)
@@ -1196,7 +1207,7 @@ impl Index {
     /// body is read when [`body`](Self::body) is called.
     pub fn load(statedir: &Path) -> Result<Index, IndexError> {
         let raw = RawIndex::read(statedir)?;
-        raw.decode(raw.listed()?)
+        raw.decode(raw.listed()?, true)
     }
 
     /// Reads, checks and decodes the body.
@@ -1251,12 +1262,16 @@ impl Index {
         std::fs::create_dir_all(statedir)?;
         // Segments the build vouches for are not encoded (checked in
         // debug builds).
-        let vouched = |seg: Seg, same: bool, encode: &dyn Fn() -> Vec<u8>| match kept.refs
-            [seg as usize]
+        let vouched = |seg: Seg, same: bool, unread: bool, encode: &dyn Fn() -> Vec<u8>| match kept
+            .refs[seg as usize]
             .filter(|_| same)
         {
             Some(r) => {
-                debug_assert_eq!(SegRef::of(&[&encode()]), r, "{} vouched for", seg.name());
+                debug_assert!(
+                    unread || SegRef::of(&[&encode()]) == r,
+                    "{} vouched for",
+                    seg.name()
+                );
                 (r, Vec::new())
             }
             None => {
@@ -1264,14 +1279,14 @@ impl Index {
                 (SegRef::of(&[&bytes]), bytes)
             }
         };
-        let (names_ref, names) = vouched(Seg::Names, kept.same_names, &|| {
+        let (names_ref, names) = vouched(Seg::Names, kept.same_names, false, &|| {
             postcard::to_extend(
                 &NamesOut(&manifest.files, &manifest.lc_order),
                 Vec::with_capacity(32 * manifest.files.len() + 16),
             )
             .unwrap_or_default()
         });
-        let (dirs_ref, dirs) = vouched(Seg::Dirs, kept.same_dirs, &|| {
+        let (dirs_ref, dirs) = vouched(Seg::Dirs, kept.same_dirs, kept.dirs_unread, &|| {
             let size: usize = manifest
                 .dirs
                 .iter()
@@ -1513,7 +1528,7 @@ mod tests {
         }
         assert_eq!(listed.dirs, [(0, "", 5, false)]);
         assert_eq!((raw.counts(), raw.next_change()), ((3, 0), Some(9)));
-        assert_eq!(raw.decode(listed).unwrap().manifest, m);
+        assert_eq!(raw.decode(listed, true).unwrap().manifest, m);
         let idx = Index::load(dir.path()).unwrap();
         assert_eq!(idx.manifest, m);
         let body = idx.body().unwrap();

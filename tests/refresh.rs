@@ -485,3 +485,77 @@ fn an_edit_in_the_same_clock_tick_is_not_missed() {
     let out = fs::read_to_string(p.dir.path().join("out-inc/same/index.html")).unwrap();
     assert!(out.contains("version B"), "{out}");
 }
+
+/// Sets the modification time of every directory under `root` an hour
+/// back, as if the wiki had not been touched for a while (a directory
+/// changed within the racy window is read again on every refresh).
+fn age_directories(root: &Path) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for e in walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        if e.file_type().is_dir() {
+            fs::File::open(e.path())
+                .unwrap()
+                .set_modified(then)
+                .unwrap();
+        }
+    }
+}
+
+fn dirs_segment(p: &Pair) -> Vec<(String, std::time::SystemTime)> {
+    let mut v: Vec<_> = fs::read_dir(p.dir.path().join("state-inc"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index-dirs-"))
+        .map(|e| {
+            let t = e.metadata().unwrap().modified().unwrap();
+            (e.file_name().to_string_lossy().into_owned(), t)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_edit_keeps_the_listings_and_later_changes_to_them_are_seen() {
+    // After an edit with every directory as it was, the directory records
+    // are not decoded and their segment is kept as it is; it must still
+    // describe the directories, so that a page added later is found.
+    let p = Pair::new();
+    seed(&p);
+    p.write("sub/deep/one.mdwn", "One.\n");
+    p.refresh();
+    // (The generated tag pages' underlay, in the state directory, too.)
+    age_directories(p.dir.path());
+    p.refresh(); // records the aged directories
+    let kept = dirs_segment(&p);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+
+    p.write("sub/deep/one.mdwn", "One, edited.\n");
+    let r = p.refresh();
+    assert!(!r.full && !r.up_to_date);
+    assert_eq!(
+        dirs_segment(&p),
+        kept,
+        "the listings' segment was written again"
+    );
+    p.rebuild();
+    assert_same(&p, "edit with every listing current");
+
+    p.write("sub/deep/two.mdwn", "Two links to [[one]].\n");
+    p.refresh();
+    assert!(
+        p.dir
+            .path()
+            .join("out-inc/sub/deep/two/index.html")
+            .exists()
+    );
+    p.rebuild();
+    assert_same(&p, "page added after the listings were kept");
+    p.remove("sub/deep/one.mdwn");
+    p.refresh();
+    p.rebuild();
+    assert_same(&p, "page removed after the listings were kept");
+}

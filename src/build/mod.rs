@@ -340,8 +340,17 @@ fn build_once(
         restat = Some(stats);
     }
     let tl = Instant::now();
+    // With every listing current, the directory records stay encoded:
+    // the next index keeps their segment. (Their racy flags cannot have
+    // changed — a current listing is an old one, not racy — unless the
+    // clock went back.)
+    let cutoff = build_start_ns - RACY_WINDOW_NS;
+    let with_dirs = !(restat.as_ref().is_some_and(|r| r.listings_same)
+        && listed
+            .as_ref()
+            .is_some_and(|l| l.dirs.iter().all(|&(_, _, t, racy)| racy == (t >= cutoff))));
     let mut loaded = match (&raw, listed) {
-        (Some(r), Some(l)) => match r.decode(l) {
+        (Some(r), Some(l)) => match r.decode(l, with_dirs) {
             Ok(i) => Some(i),
             Err(e) => {
                 warn!("{e}: rebuilding everything");
@@ -416,6 +425,9 @@ fn build_once(
     let mut kept = loaded.as_ref().map(Index::kept).unwrap_or_default();
     if all_old && !racy_changed {
         kept.same_dirs();
+    }
+    if !with_dirs {
+        kept.dirs_unread();
     }
     let (old_state, previous_outputs): (Option<OldState>, Vec<String>) = match (loaded, body) {
         (Some(i), Some(body)) if incremental => (
