@@ -61,6 +61,14 @@ command -v ikiwiki >/dev/null 2>&1 && have_ikiwiki=1
 
 echo "machine: $(nproc) cores; $(uname -sr)"
 echo "wikic: $($wikic --version)"
+# The code layout (build.rs, bench/hot-symbols.sh): a list made with
+# another toolchain or other dependencies names functions wikic no longer
+# has, and refreshes lose some of their speed.
+if command -v nm >/dev/null 2>&1; then
+	listed=$(wc -l <"$here/bench/hot-symbols.txt")
+	found=$(nm "$wikic" | awk 'NR == FNR { want[$0] = 1; next } ($NF in want) && !seen[$NF]++ { n++ } END { print n + 0 }' "$here/bench/hot-symbols.txt" -)
+	echo "code layout: $found of the $listed functions in bench/hot-symbols.txt are in wikic"
+fi
 [ $have_ikiwiki = 1 ] && echo "ikiwiki: $(ikiwiki --version)"
 
 # Warm-up builds (also fill destdirs and ikiwiki's index).

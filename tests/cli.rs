@@ -472,6 +472,61 @@ fn the_binary_is_static_and_needs_no_loader() {
     );
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+#[test]
+fn the_functions_a_refresh_runs_are_placed_first() {
+    // build.rs hands bench/hot-symbols.txt to the linker, which puts
+    // those functions at the start of the code. Their names are the
+    // release build's; this debug build shares those of the standard
+    // library and libc, enough to see the order was applied.
+    if std::env::var_os("WIKIC_NO_SYMBOL_ORDER").is_some() {
+        eprintln!("skipped: WIKIC_NO_SYMBOL_ORDER is set");
+        return;
+    }
+    let comment = Command::new("readelf")
+        .args(["-p", ".comment", env!("CARGO_BIN_EXE_wikic")])
+        .output();
+    let Ok(comment) = comment else {
+        eprintln!("skipped: readelf (binutils) not found");
+        return;
+    };
+    if !String::from_utf8_lossy(&comment.stdout).contains("LLD") {
+        eprintln!("skipped: wikic was not linked by lld");
+        return;
+    }
+    let nm = Command::new("nm")
+        .args(["-n", env!("CARGO_BIN_EXE_wikic")])
+        .output()
+        .expect("nm (binutils)");
+    let text: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            matches!(kind, "t" | "T" | "w" | "W").then(|| name.to_string())
+        })
+        .collect();
+    let listed: std::collections::HashSet<&str> =
+        include_str!("../bench/hot-symbols.txt").lines().collect();
+    let positions: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| listed.contains(s.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        positions.len() >= 100,
+        "only {} listed functions in wikic",
+        positions.len()
+    );
+    let last = *positions.last().unwrap();
+    assert!(
+        last * 10 < text.len(),
+        "the listed functions are spread over the code (the last at {last} of {}): was the list given to the linker?",
+        text.len()
+    );
+}
+
 #[test]
 fn log_levels_follow_verbose_and_wikic_log() {
     let w = Wiki::new();
