@@ -103,18 +103,72 @@ pub struct ModelRecord {
     pub meta: crate::wiki::MetaBox,
 }
 
-/// The leading fields of a [`ModelRecord`], read in place.
-#[derive(Deserialize)]
-struct ModelHead<'a> {
-    #[serde(borrow)]
-    _kind: Option<&'a str>,
-    _internal: bool,
-    resolved: Vec<Option<u32>>,
-    until: Option<i64>,
-    #[serde(borrow)]
-    scan_deps: Vec<&'a str>,
-    #[serde(borrow)]
-    depends_spec: Vec<(&'a str, u8)>,
+/// The leading fields of a [`ModelRecord`] — kind, internal flag,
+/// resolved links, `until`, scan dependencies, PageSpec dependencies —
+/// read in place into [`Summaries`]: straight into its arrays, without a
+/// vector of their own for each record.
+struct SummaryOf<'s>(&'s mut Summaries);
+
+impl<'de> serde::de::DeserializeSeed<'de> for SummaryOf<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_tuple(6, self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SummaryOf<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a model record")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        let s = self.0;
+        let short = |n| A::Error::invalid_length(n, &"a model record");
+        seq.next_element::<Option<&str>>()?
+            .ok_or_else(|| short(0))?;
+        seq.next_element::<bool>()?.ok_or_else(|| short(1))?;
+        seq.next_element_seed(each(|t: Option<u32>| s.targets.push(t)))?
+            .ok_or_else(|| short(2))?;
+        let until = seq.next_element::<Option<i64>>()?.ok_or_else(|| short(3))?;
+        seq.next_element_seed(each(|d: &str| s.scan_deps.push(name_hash(d))))?
+            .ok_or_else(|| short(4))?;
+        let mut specs = 0usize;
+        seq.next_element_seed(each(|_: (&str, u8)| specs += 1))?
+            .ok_or_else(|| short(5))?;
+        s.target_ends.push(s.targets.len() as u32);
+        s.dep_ends.push(s.scan_deps.len() as u32);
+        s.until.push(until);
+        s.has_depends_spec.push(specs > 0);
+        Ok(())
+    }
+}
+
+/// A sequence read element by element (of type `T`) into `F`.
+struct Each<T, F>(F, std::marker::PhantomData<fn(T)>);
+
+fn each<T, F: FnMut(T)>(f: F) -> Each<T, F> {
+    Each(f, std::marker::PhantomData)
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> serde::de::DeserializeSeed<'de> for Each<T, F> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> serde::de::Visitor<'de> for Each<T, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(x) = seq.next_element::<T>()? {
+            (self.0)(x);
+        }
+        Ok(())
+    }
 }
 
 /// What a refresh needs of one page's model record.
@@ -181,15 +235,11 @@ impl Summaries {
         }
     }
 
-    /// Adds the summary of the record whose leading fields are `head`.
-    fn push(&mut self, head: ModelHead) {
-        self.targets.extend_from_slice(&head.resolved);
-        self.target_ends.push(self.targets.len() as u32);
-        self.scan_deps
-            .extend(head.scan_deps.iter().map(|d| name_hash(d)));
-        self.dep_ends.push(self.scan_deps.len() as u32);
-        self.until.push(head.until);
-        self.has_depends_spec.push(!head.depends_spec.is_empty());
+    /// Adds the summary of an encoded model record.
+    fn push(&mut self, record: &[u8]) -> Result<(), postcard::Error> {
+        use serde::de::DeserializeSeed;
+        let mut d = postcard::Deserializer::from_bytes(record);
+        SummaryOf(self).deserialize(&mut d)
     }
 }
 
@@ -579,9 +629,9 @@ impl Body {
         let bytes = models.bytes_len();
         let mut summaries = Summaries::with_capacity(models.len(), bytes);
         for i in 0..models.len() {
-            let (h, _): (ModelHead, _) = postcard::take_from_bytes(models.raw(i))
+            summaries
+                .push(models.raw(i))
                 .map_err(|e| IndexError::Corrupt(e.to_string()))?;
-            summaries.push(h);
         }
         Ok(Body {
             summaries,
