@@ -268,10 +268,12 @@ impl std::fmt::Debug for ResolvedLinks {
 }
 
 /// A page's scan data: set by scanning, or read from a [`ScanSource`] on
-/// first use.
+/// first use. Boxed: a refresh makes thousands of pages and reads the
+/// data of a few, and each page's share of memory is paid for in page
+/// faults.
 #[derive(Clone, Default)]
 pub struct ScanCell {
-    data: OnceLock<ScanData>,
+    data: OnceLock<Box<ScanData>>,
     from: Option<(Arc<dyn ScanSource>, usize)>,
 }
 
@@ -287,7 +289,7 @@ impl std::fmt::Debug for ScanCell {
 impl From<ScanData> for ScanCell {
     fn from(data: ScanData) -> ScanCell {
         ScanCell {
-            data: OnceLock::from(data),
+            data: OnceLock::from(Box::new(data)),
             from: None,
         }
     }
@@ -303,9 +305,11 @@ impl ScanCell {
     }
 
     pub fn get(&self) -> &ScanData {
-        self.data.get_or_init(|| match &self.from {
-            Some((source, i)) => source.scan_data(*i),
-            None => ScanData::default(),
+        self.data.get_or_init(|| {
+            Box::new(match &self.from {
+                Some((source, i)) => source.scan_data(*i),
+                None => ScanData::default(),
+            })
         })
     }
 
