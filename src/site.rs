@@ -83,6 +83,11 @@ pub struct Site {
     /// The smileys being read on another thread (see `prepare_smileys`).
     smileys_job: Mutex<Option<crate::aside::Aside<crate::smiley::Smileys>>>,
     trails: OnceLock<crate::directives::trail::Trails>,
+    /// The page defining shortcuts, when the plugin is on and there is one.
+    shortcuts_page: Option<PageId>,
+    /// The shortcuts it defines, read when a directive is not a built-in
+    /// one: a refresh rendering pages that use none never reads them.
+    shortcuts: OnceLock<FxHashMap<String, Arc<dyn crate::directives::Directive>>>,
 }
 
 impl Site {
@@ -102,7 +107,32 @@ impl Site {
             smileys: OnceLock::new(),
             smileys_job: Mutex::new(None),
             trails: OnceLock::new(),
+            shortcuts_page: None,
+            shortcuts: OnceLock::new(),
         }
+    }
+
+    /// Shortcuts are to be read from page `id` when first needed.
+    pub fn shortcuts_from(&mut self, id: PageId) {
+        self.shortcuts_page = Some(id);
+        self.shortcuts = OnceLock::new();
+    }
+
+    /// The directive `name`: a built-in one, else a shortcut.
+    pub fn directive(&self, name: &str) -> Option<Arc<dyn crate::directives::Directive>> {
+        if let Some(d) = self.registry.get(name) {
+            return Some(d.clone());
+        }
+        let id = self.shortcuts_page?;
+        self.shortcuts
+            .get_or_init(|| {
+                crate::directives::shortcut::defined(
+                    self.source(id).unwrap_or(""),
+                    &self.wiki.config,
+                )
+            })
+            .get(name)
+            .cloned()
     }
 
     /// Every trail of the wiki, worked out on first use.

@@ -278,6 +278,49 @@ fn smileys_from_the_smileys_page() {
 }
 
 #[test]
+fn shortcuts_from_the_shortcuts_page_never_replace_built_in_directives() {
+    let w = TestWiki::new();
+    w.write(
+        "shortcuts.mdwn",
+        "[[!shortcut name=wp url=\"https://en.wikipedia.org/wiki/%W\"]]\n\
+         [[!shortcut name=wp url=\"https://second.example/%s\"]]\n\
+         [[!shortcut name=tag url=\"https://tags.example/%s\"]]\n\
+         \\[[!shortcut name=off url=\"https://off.example/%s\"]]\n",
+    )
+    .write(
+        "index.mdwn",
+        "[[!wp Rust_(language)]] and [[!tag green]] and [[!off x]] and [[!nosuch y]].\n",
+    );
+    w.build();
+    let html = w.content("index");
+    // The first definition of a name wins.
+    assert!(
+        html.contains("href=\"https://en.wikipedia.org/wiki/Rust%5F%28language%29\""),
+        "{html}"
+    );
+    assert!(!html.contains("second.example"), "{html}");
+    // A built-in directive of that name stays the built-in one.
+    assert!(!html.contains("tags.example"), "{html}");
+    // An escaped definition defines nothing; unknown directives stay as
+    // written.
+    assert!(
+        html.contains("[[!off ") && html.contains("[[!nosuch "),
+        "{html}"
+    );
+    // A shortcut added later applies on refresh.
+    w.write(
+        "shortcuts.mdwn",
+        "[[!shortcut name=wp url=\"https://en.wikipedia.org/wiki/%W\"]]\n\
+         [[!shortcut name=nosuch url=\"https://now.example/%s\"]]\n",
+    );
+    w.refresh();
+    assert!(
+        w.content("index")
+            .contains("href=\"https://now.example/y\"")
+    );
+}
+
+#[test]
 fn repolist_names_the_repositories() {
     let w = TestWiki::with_setup("rcs: git\nrepositories: [\"git://example.org/wiki.git\"]");
     w.write("index.mdwn", "x\n");

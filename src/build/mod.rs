@@ -20,14 +20,12 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
-use crate::directives::shortcut::Shortcut;
-use crate::directives::{Context, PageState, Params};
+use crate::directives::{Context, PageState};
 use crate::index::{
     Body, FileEntry, Index, IndexError, Kept, Manifest, ModelRecord, OutputRecord, RawIndex,
     RecordOut, Stamp, content_hash, encode_body, name_hash,
 };
 use crate::links::scan_links;
-use crate::preprocess::{find_all, parse_params};
 use crate::render::render_page;
 use crate::scan::{
     DirRecord, SourceFile, find_sources, is_internal_file, page_name_typed, page_type,
@@ -688,17 +686,7 @@ fn load_shortcuts(site: &mut Site, report: &mut BuildReport) {
         report.warnings.push(msg);
         return;
     };
-    let Some(text) = site.source(id).map(str::to_string) else {
-        return;
-    };
-    for d in find_all(&text, site.wiki.config.prefix_directives) {
-        if d.command != "shortcut" || d.escaped {
-            continue;
-        }
-        if let Some((name, sc)) = Shortcut::from_params(&Params::new(parse_params(d.params))) {
-            site.registry.add_if_absent(&name, Arc::new(sc));
-        }
-    }
+    site.shortcuts_from(id);
 }
 
 /// Builds the site for a full build: every source read and scanned.

@@ -365,7 +365,7 @@ pub fn preprocess(cx: &mut Context, text: &str) -> String {
             ));
             continue;
         }
-        let Some(directive) = cx.site.registry.get(found.command).cloned() else {
+        let Some(directive) = cx.site.directive(found.command) else {
             out.push_str(&format!(
                 "[[{}{}{}{}]]",
                 found.prefix, found.command, sep, found.params

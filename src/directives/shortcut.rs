@@ -24,6 +24,25 @@ pub struct Shortcut {
     pub desc: Option<String>,
 }
 
+/// The shortcuts the text of the shortcuts page defines, by name (the
+/// first definition of a name wins, as built-in directives win over all).
+pub fn defined(
+    text: &str,
+    config: &crate::config::Config,
+) -> rustc_hash::FxHashMap<String, std::sync::Arc<dyn Directive>> {
+    let mut out: rustc_hash::FxHashMap<String, std::sync::Arc<dyn Directive>> = Default::default();
+    for d in crate::preprocess::find_all(text, config.prefix_directives) {
+        if d.command != "shortcut" || d.escaped {
+            continue;
+        }
+        let params = Params::new(crate::preprocess::parse_params(d.params));
+        if let Some((name, sc)) = Shortcut::from_params(&params) {
+            out.entry(name).or_insert_with(|| std::sync::Arc::new(sc));
+        }
+    }
+    out
+}
+
 impl Shortcut {
     /// Reads a definition's parameters.
     pub fn from_params(params: &Params) -> Option<(String, Shortcut)> {
