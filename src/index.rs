@@ -956,6 +956,48 @@ impl Serialize for NamesOut<'_> {
     }
 }
 
+/// The names segment's leading sequence of (root, path) as postcard
+/// encodes it (a varint count, then a varint root and a length-prefixed
+/// path each), and the bytes after it. Read by hand: postcard checks each
+/// path's UTF-8 on its own, a few thousand short checks on every refresh,
+/// where one check of the segment's text covers them all (its varints
+/// are ASCII bytes until a path or a root reaches 128; past that point
+/// each path is checked on its own).
+fn read_names(b: &[u8]) -> Option<(Vec<(u16, &str)>, &[u8])> {
+    fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
+        let mut v = 0usize;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*at)?;
+            *at += 1;
+            v |= usize::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let mut at = 0;
+    let count = varint(b, &mut at)?;
+    let start = at;
+    let text = match std::str::from_utf8(&b[start..]) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&b[start..start + e.valid_up_to()]).ok()?,
+    };
+    let mut files = Vec::with_capacity(count.min(b.len()));
+    for _ in 0..count {
+        let root = u16::try_from(varint(b, &mut at)?).ok()?;
+        let len = varint(b, &mut at)?;
+        let end = at.checked_add(len)?;
+        let path = match text.get(at - start..end - start) {
+            Some(p) => p,
+            None => std::str::from_utf8(b.get(at..end)?).ok()?,
+        };
+        files.push((root, path));
+        at = end;
+    }
+    Some((files, &b[at..]))
+}
+
 /// One source's record in the stamps segment: its stamp, content hash
 /// and racy flag.
 fn read_stamp(c: &[u8]) -> (Stamp, u64, bool) {
@@ -1158,7 +1200,8 @@ impl RawIndex {
         let (files, order): (Vec<(u16, &str)>, &[u8]) = if self.names.is_empty() {
             (Vec::new(), &[])
         } else {
-            postcard::take_from_bytes(&self.names).map_err(corrupt)?
+            read_names(&self.names)
+                .ok_or_else(|| IndexError::Corrupt("bad names segment".into()))?
         };
         if self.stamps.len() != files.len() * STAMP_WIDTH {
             return Err(IndexError::Corrupt("stamps do not match names".into()));
@@ -1561,6 +1604,37 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn names_are_read_as_postcard_wrote_them() {
+        let long = "d/".repeat(100) + "long.mdwn";
+        let names: Vec<(u16, &str)> = vec![
+            (0, "index.mdwn"),
+            (1, "sous-répertoire/çà.mdwn"),
+            (0, &long),
+            (300, "root/beyond/127.mdwn"),
+            (0, "after/them.mdwn"),
+            (2, ""),
+        ];
+        let order: Vec<u32> = vec![5, 300, 0];
+        let bytes = postcard::to_allocvec(&(&names, &order)).unwrap();
+        let (read, rest) = read_names(&bytes).unwrap();
+        assert_eq!(read, names);
+        let (expected, expected_rest): (Vec<(u16, &str)>, &[u8]) =
+            postcard::take_from_bytes(&bytes).unwrap();
+        assert_eq!((&read, rest), (&expected, expected_rest));
+        // Damage is refused, never a panic: truncated anywhere, a path
+        // cut inside a character, an impossible root.
+        let names_end = bytes.len() - rest.len();
+        for cut in 0..names_end {
+            assert!(read_names(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut bad = postcard::to_allocvec(&(&[(0u16, "é")][..], &order)).unwrap();
+        bad[2] = 1; // the path's length, now inside "é"
+        assert!(read_names(&bad).is_none_or(|(f, _)| f[0].1 != "é"));
+        let big_root = postcard::to_allocvec(&(&[(70_000u32, "x")][..], &order)).unwrap();
+        assert!(read_names(&big_root).is_none());
     }
 
     #[test]
