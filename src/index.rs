@@ -956,6 +956,9 @@ impl Serialize for NamesOut<'_> {
     }
 }
 
+/// Each source's root and path, and the bytes after them.
+type NamesRead<'a> = (Vec<(u16, &'a str)>, &'a [u8]);
+
 /// The names segment's leading sequence of (root, path) as postcard
 /// encodes it (a varint count, then a varint root and a length-prefixed
 /// path each), and the bytes after it. Read by hand: postcard checks each
@@ -963,7 +966,7 @@ impl Serialize for NamesOut<'_> {
 /// where one check of the segment's text covers them all (its varints
 /// are ASCII bytes until a path or a root reaches 128; past that point
 /// each path is checked on its own).
-fn read_names(b: &[u8]) -> Option<(Vec<(u16, &str)>, &[u8])> {
+fn read_names(b: &[u8]) -> Option<NamesRead<'_>> {
     fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
         let mut v = 0usize;
         for shift in (0..64).step_by(7) {
