@@ -264,6 +264,18 @@ pub struct PluginSet {
     set: FxHashSet<String>,
     /// Names in `add_plugins` that ikiwiki does not ship.
     pub unknown: Vec<String>,
+    page_types: PageTypes,
+}
+
+/// Which plugins rendering a page type are on: asked for every source
+/// file of every refresh, where a set lookup each time showed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageTypes {
+    pub mdwn: bool,
+    pub html: bool,
+    pub txt: bool,
+    pub comments: bool,
+    pub recentchanges: bool,
 }
 
 impl PluginSet {
@@ -296,6 +308,15 @@ impl PluginSet {
         }
         self.set.insert(name.to_string());
         self.order.push(name.to_string());
+        let t = &mut self.page_types;
+        match name {
+            "mdwn" => t.mdwn = true,
+            "html" => t.html = true,
+            "txt" => t.txt = true,
+            "comments" => t.comments = true,
+            "recentchanges" => t.recentchanges = true,
+            _ => {}
+        }
         if name == "goodstuff" {
             for p in GOODSTUFF {
                 if !disabled.contains(p) {
@@ -323,6 +344,10 @@ impl PluginSet {
 
     pub fn enabled(&self, name: &str) -> bool {
         self.set.contains(name)
+    }
+
+    pub fn page_types(&self) -> PageTypes {
+        self.page_types
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {

@@ -53,15 +53,16 @@ pub fn page_type(file: &str, config: &Config) -> Option<&'static str> {
     if ext.contains('/') {
         return None;
     }
+    let on = config.plugins.page_types();
     match ext {
-        "mdwn" if config.plugins.enabled("mdwn") => Some("mdwn"),
-        "md" if config.plugins.enabled("mdwn") => Some("md"),
-        "html" if config.plugins.enabled("html") => Some("html"),
-        "htm" if config.plugins.enabled("html") => Some("htm"),
-        "txt" if config.plugins.enabled("txt") => Some("txt"),
-        "_comment" if config.plugins.enabled("comments") => Some("_comment"),
-        "_comment_pending" if config.plugins.enabled("comments") => Some("_comment_pending"),
-        "_change" if config.plugins.enabled("recentchanges") => Some("_change"),
+        "mdwn" if on.mdwn => Some("mdwn"),
+        "md" if on.mdwn => Some("md"),
+        "html" if on.html => Some("html"),
+        "htm" if on.html => Some("htm"),
+        "txt" if on.txt => Some("txt"),
+        "_comment" if on.comments => Some("_comment"),
+        "_comment_pending" if on.comments => Some("_comment_pending"),
+        "_change" if on.recentchanges => Some("_change"),
         _ => None,
     }
 }

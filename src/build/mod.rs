@@ -746,8 +746,14 @@ fn apply_history_times(config: &Config, pages: &mut [Page], report: &mut BuildRe
 fn page_from_file(f: &SourceFile, config: &Config) -> Page {
     let kind = page_type(&f.rel, config);
     let name = page_name_typed(&f.rel, kind, config);
+    // Page names are mostly ASCII, which lowercases byte by byte.
+    let lc_name = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    };
     Page {
-        lc_name: name.to_lowercase(),
+        lc_name,
         name,
         file: f.rel.clone(),
         root: f.root,
