@@ -224,6 +224,19 @@ impl Summaries {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// [`Summary::resolved`] of record `i` alone (asked for every page
+    /// of a refresh).
+    pub fn resolved(&self, i: usize) -> &[Option<u32>] {
+        let start = i.checked_sub(1).map_or(0, |p| self.target_ends[p] as usize);
+        &self.targets[start..self.target_ends[i] as usize]
+    }
+
+    /// [`Summary::scan_deps`] of record `i` alone.
+    pub fn scan_deps(&self, i: usize) -> &[u64] {
+        let start = i.checked_sub(1).map_or(0, |p| self.dep_ends[p] as usize);
+        &self.scan_deps[start..self.dep_ends[i] as usize]
+    }
+
     fn with_capacity(records: usize, links: usize) -> Summaries {
         Summaries {
             targets: Vec::with_capacity(links),
@@ -520,6 +533,11 @@ impl Body {
         self.summaries.iter()
     }
 
+    /// The scan dependencies of model record `i` (see [`Summary`]).
+    pub fn scan_deps(&self, i: usize) -> &[u64] {
+        self.summaries.scan_deps(i)
+    }
+
     pub fn len(&self) -> usize {
         self.summaries.len()
     }
@@ -650,7 +668,7 @@ impl Body {
 
 impl crate::wiki::ScanSource for Body {
     fn resolved(&self, i: usize) -> &[Option<u32>] {
-        self.summaries.get(i).resolved
+        self.summaries.resolved(i)
     }
 
     /// Decoded from the record's bytes without keeping the record: the
@@ -1673,6 +1691,10 @@ mod tests {
                 }
             );
             use crate::wiki::ScanSource;
+            assert_eq!(
+                (body.resolved(i), body.scan_deps(i)),
+                (&m.resolved[..], &deps[..])
+            );
             let scan = body.scan_data(i);
             assert_eq!((scan.links, scan.meta), (m.links.clone(), m.meta.clone()));
             assert_eq!(*body.model(i), m);

@@ -900,8 +900,7 @@ fn run(
             let Status::Same(o) = ch.status[i] else {
                 continue;
             };
-            let summary = old.body.summary(o);
-            if p.scanned() && summary.scan_deps.iter().any(|h| touched.contains(h)) {
+            if p.scanned() && old.body.scan_deps(o).iter().any(|h| touched.contains(h)) {
                 ch.rescan[i] = true;
             } else if !ch.rescan[i] {
                 let source: Arc<dyn ScanSource> = old.body.clone();
