@@ -337,6 +337,13 @@ fn build_once(
         }
         restat = Some(stats);
     }
+    // A build is made from here on. The page template starts compiling
+    // on the other thread now, while this one decodes the index and finds
+    // the sources: the steps after those want both threads.
+    let tt = Instant::now();
+    let templates = Templates::new(config.templatedir.as_deref())?;
+    templates.prepare("page");
+    report.timings.push(("templates", tt.elapsed()));
     let tl = Instant::now();
     // With every listing current, the directory records stay encoded:
     // the next index keeps their segment. (Their racy flags cannot have
@@ -379,11 +386,7 @@ fn build_once(
     report.warnings.extend(scan_report.warnings.iter().cloned());
     report.timings.push(("find", t0.elapsed()));
 
-    let tt = Instant::now();
-    let templates = Templates::new(config.templatedir.as_deref())?;
-    templates.prepare("page");
     mark.set()?;
-    report.timings.push(("templates", tt.elapsed()));
     // Directory records for the next build: owned, racy flags renewed.
     // When every listing is the last build's, in its order, the old
     // records are taken rather than copied.
