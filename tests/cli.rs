@@ -527,6 +527,36 @@ fn the_functions_a_refresh_runs_are_placed_first() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_or_descriptor_is_no_death_by_signal() {
+    // main.rs replaces the standard library's start-up on Linux and does
+    // what of it matters itself: SIGPIPE ignored, standard descriptors
+    // open.
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose reading end is closed before wikic writes to it.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = wikic().arg("--help").stdout(writer).status().unwrap();
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed writing to a closed pipe: {status:?}"
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --version >&- 2>&- <&-",
+            env!("CARGO_BIN_EXE_wikic")
+        ))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "with its standard descriptors closed: {status:?}"
+    );
+}
+
 #[test]
 fn log_levels_follow_verbose_and_wikic_log() {
     let w = Wiki::new();
