@@ -753,12 +753,16 @@ pub fn encode_body<'a>(
     }
 }
 
+/// The head file, mapped: it is replaced by renaming a new one over it,
+/// never changed in place.
+type HeadFile = std::sync::Arc<memmap2::Mmap>;
+
 /// The bytes of a segment: the file mapped into memory, or none.
 #[derive(Debug)]
 enum Bytes {
     Mapped(memmap2::Mmap),
     /// A segment held in the head file: that file's bytes, and where.
-    Inline(std::sync::Arc<Vec<u8>>, std::ops::Range<usize>),
+    Inline(HeadFile, std::ops::Range<usize>),
     Empty,
 }
 
@@ -890,7 +894,7 @@ impl SegRef {
 /// held, checked against its reference.
 fn read_segment(
     statedir: &Path,
-    file: &std::sync::Arc<Vec<u8>>,
+    file: &HeadFile,
     inline: &[std::ops::Range<usize>; 8],
     refs: &[SegRef; 8],
     seg: Seg,
@@ -905,7 +909,7 @@ fn read_segment(
 
 /// A segment held in the head file, checked against its reference.
 fn inline_segment(
-    file: &std::sync::Arc<Vec<u8>>,
+    file: &HeadFile,
     at: std::ops::Range<usize>,
     seg: Seg,
     r: SegRef,
@@ -1066,7 +1070,7 @@ pub struct Index {
     statedir: PathBuf,
     segments: [SegRef; 8],
     /// The head file, which holds the inline segments, and where each is.
-    file: std::sync::Arc<Vec<u8>>,
+    file: HeadFile,
     inline: [std::ops::Range<usize>; 8],
     /// Whether the body's segments were read and found whole.
     body_read: std::sync::atomic::AtomicBool,
@@ -1131,7 +1135,7 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
 pub struct RawIndex {
     head: Head,
     statedir: PathBuf,
-    file: std::sync::Arc<Vec<u8>>,
+    file: HeadFile,
     inline: [std::ops::Range<usize>; 8],
     names: Bytes,
     stamps: Bytes,
@@ -1166,11 +1170,16 @@ impl RawIndex {
     /// each against the head.
     pub fn read(statedir: &Path) -> Result<RawIndex, IndexError> {
         let path = index_path(statedir);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(IndexError::Missing),
             Err(e) => return Err(IndexError::Io(path, e)),
         };
+        // Mapped rather than read: its pages come from the page cache
+        // instead of being copied into fresh memory. SAFETY: the head
+        // file is only ever replaced (a complete file renamed over it),
+        // never modified in place, and builds hold the wiki's lock.
+        let bytes = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| IndexError::Io(path, e))?;
         let (head, end) = parse_head(&bytes)?;
         let inline = inline_ranges(&head.segments, end, bytes.len())?;
         let file = std::sync::Arc::new(bytes);
