@@ -757,6 +757,29 @@ pub fn encode_body<'a>(
 /// never changed in place.
 type HeadFile = std::sync::Arc<memmap2::Mmap>;
 
+/// The head file's bytes. Mapped on Unix rather than read: its pages
+/// come from the page cache instead of being copied into fresh memory.
+/// Elsewhere a copy, since a mapped file cannot be renamed over there.
+fn map_head(f: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    #[cfg(unix)]
+    {
+        // SAFETY: the head file is only ever replaced (a complete file
+        // renamed over it), never modified in place, and builds hold the
+        // wiki's lock.
+        unsafe { memmap2::Mmap::map(f) }
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        (&*f).read_to_end(&mut bytes)?;
+        let mut m = memmap2::MmapMut::map_anon(bytes.len().max(1))?;
+        m[..bytes.len()].copy_from_slice(&bytes);
+        let m = m.make_read_only()?;
+        Ok(m)
+    }
+}
+
 /// The bytes of a segment: the file mapped into memory, or none.
 #[derive(Debug)]
 enum Bytes {
@@ -1175,11 +1198,7 @@ impl RawIndex {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(IndexError::Missing),
             Err(e) => return Err(IndexError::Io(path, e)),
         };
-        // Mapped rather than read: its pages come from the page cache
-        // instead of being copied into fresh memory. SAFETY: the head
-        // file is only ever replaced (a complete file renamed over it),
-        // never modified in place, and builds hold the wiki's lock.
-        let bytes = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| IndexError::Io(path, e))?;
+        let bytes = map_head(&f).map_err(|e| IndexError::Io(path, e))?;
         let (head, end) = parse_head(&bytes)?;
         let inline = inline_ranges(&head.segments, end, bytes.len())?;
         let file = std::sync::Arc::new(bytes);
