@@ -1,4 +1,6 @@
-#![cfg_attr(target_os = "linux", no_main)]
+// On Linux wikic brings its own C `main` (below); not under `cargo test`,
+// whose harness brings its own.
+#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
 
 // mimalloc: the build allocates many short strings on every thread, where
 // the system allocator's locking and fragmentation cost about a tenth of
@@ -58,7 +60,7 @@ const ARENA_RESERVE_KIB: libc::c_long = 64 * 1024;
 // open, so that no file opened later becomes standard output. (Program
 // arguments reach `std::env::args` without it; a stack overflow then ends
 // the process without the standard library's message.)
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(test)))]
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: plain system calls on this process's own signal disposition
@@ -77,7 +79,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     wikic::cli::main()
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), test))]
 fn main() {
     wikic::cli::main()
 }
