@@ -604,7 +604,13 @@ fn listings_current(roots: &[(RootDir, u16)], dirs: &[(u16, &str, i64, bool)]) -
 }
 
 fn root_of(roots: &[(RootDir, u16)], id: u16) -> Option<&RootDir> {
-    roots.iter().find(|(_, n)| *n == id).map(|(r, _)| r)
+    root_entry(roots, id).map(|(r, _)| r)
+}
+
+/// The root numbered `id`, with its number (a handful of roots: a scan
+/// beats a map).
+fn root_entry(roots: &[(RootDir, u16)], id: u16) -> Option<&(RootDir, u16)> {
+    roots.iter().find(|(_, n)| *n == id)
 }
 
 /// The sources found, what finding them warned about, and the directory
@@ -623,20 +629,14 @@ pub fn find_sources_listed<'c>(
     previous: Option<&Previous<'c>>,
     build_start_ns: i64,
 ) -> Sources<'c> {
-    let roots = open_roots(config);
     if let Some(prev) = previous {
         // The stamps of the files the last build found were taken with
-        // its directory listings checked; with the same names everywhere
-        // the same files are selected, and those stamps are all that is
-        // needed.
-        let position: FxHashMap<u16, usize> = roots
-            .iter()
-            .enumerate()
-            .map(|(i, (_, id))| (*id, i))
-            .collect();
-        let same_names = prev.restat.listings_same;
-        if !same_names {
-            return find_changed(config, &roots, Some(&prev.cache), build_start_ns);
+        // its directory listings checked, from the roots opened then;
+        // with the same names everywhere the same files are selected, and
+        // those stamps are all that is needed.
+        let roots = &prev.restat.roots;
+        if !prev.restat.listings_same {
+            return find_changed(config, roots, Some(&prev.cache), build_start_ns);
         }
         // One pass into an array of the final size: growing it would
         // touch (and copy) twice the memory, fresh pages a refresh pays
@@ -644,10 +644,10 @@ pub fn find_sources_listed<'c>(
         let mut files = Vec::with_capacity(prev.files.len());
         let mut warnings = Vec::new();
         for (f, st) in prev.files.iter().zip(&prev.restat.stats) {
-            let Some(&ri) = position.get(&f.root) else {
+            let Some(root) = root_entry(roots, f.root) else {
                 continue;
             };
-            match source_file(&roots[ri], f.rel.clone(), *st) {
+            match source_file(root, f.rel.clone(), *st) {
                 Ok(s) => files.push(s),
                 Err(w) => warnings.push(w),
             }
@@ -669,7 +669,7 @@ pub fn find_sources_listed<'c>(
             prev.dirs.iter().map(std::borrow::Cow::Borrowed).collect(),
         );
     }
-    find_changed(config, &roots, None, build_start_ns)
+    find_changed(config, &open_roots(config), None, build_start_ns)
 }
 
 /// The roots to look in: srcdir, then the underlays that are
@@ -701,6 +701,8 @@ pub struct Restat {
     /// Each listed source's state, in the index's order; `None` for one
     /// gone, outside today's roots, or built in.
     stats: Vec<Option<FileStat>>,
+    /// The roots the stats were taken in, for finding the sources after.
+    roots: Vec<(RootDir, u16)>,
 }
 
 impl Restat {
@@ -727,6 +729,7 @@ pub fn restat(config: &Config, listed: &crate::index::Listed<'_>) -> Restat {
     Restat {
         listings_same,
         stats,
+        roots,
     }
 }
 
