@@ -410,14 +410,21 @@ fn list_dir<'c>(
         root: root_id,
         rel: rel.to_string(),
         mtime_ns,
-        racy: mtime_ns >= build_start_ns - RACY_NS,
+        racy: is_racy(mtime_ns, build_start_ns),
         entries: DirEntries::new(entries),
     }))
 }
 
-/// Directories modified within this long of a build are read again next
-/// time: the clock tick may hide a later change.
-const RACY_NS: i64 = 2_000_000_000;
+/// Files and directories modified within this long of a build are
+/// checked again by content or listing next time: a second change in the
+/// same clock tick keeps the time.
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Whether something modified at `mtime_ns` is too close to a build
+/// started at `build_start_ns` for its time to be trusted next time.
+pub fn is_racy(mtime_ns: i64, build_start_ns: i64) -> bool {
+    mtime_ns >= build_start_ns - RACY_WINDOW_NS
+}
 
 /// Walks one directory tree depth-first in name order, collecting files
 /// and other entries (relative paths) and the directory records.

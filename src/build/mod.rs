@@ -28,7 +28,7 @@ use crate::index::{
 use crate::links::scan_links;
 use crate::render::render_page;
 use crate::scan::{
-    DirRecord, SourceFile, find_sources, is_internal_file, page_name_typed, page_type,
+    DirRecord, SourceFile, find_sources, is_internal_file, is_racy, page_name_typed, page_type,
 };
 use crate::site::Site;
 use crate::templates::Templates;
@@ -37,10 +37,6 @@ use crate::write::copy_if_changed;
 
 mod plan;
 use plan::{Changes, EXTRA_LINK, Status};
-
-/// Files modified within this long of a build are re-checked by content
-/// next time: a second edit in the same clock tick keeps the stamp.
-const RACY_WINDOW_NS: i64 = 2_000_000_000;
 
 const TOOL: &str = concat!("wikic ", env!("CARGO_PKG_VERSION"));
 
@@ -349,11 +345,12 @@ fn build_once(
     // the next index keeps their segment. (Their racy flags cannot have
     // changed — a current listing is an old one, not racy — unless the
     // clock went back.)
-    let cutoff = build_start_ns - RACY_WINDOW_NS;
     let with_dirs = !(restat.as_ref().is_some_and(|r| r.listings_same)
-        && listed
-            .as_ref()
-            .is_some_and(|l| l.dirs.iter().all(|&(_, _, t, racy)| racy == (t >= cutoff))));
+        && listed.as_ref().is_some_and(|l| {
+            l.dirs
+                .iter()
+                .all(|&(_, _, t, was)| was == is_racy(t, build_start_ns))
+        }));
     let mut loaded = match (&raw, listed) {
         (Some(r), Some(l)) => match r.decode(l, with_dirs) {
             Ok(i) => Some(i),
@@ -405,9 +402,9 @@ fn build_once(
     }
     let mut racy_changed = false;
     for d in &mut dirs {
-        let racy = d.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
-        racy_changed |= d.racy != racy;
-        d.racy = racy;
+        let now = is_racy(d.mtime_ns, build_start_ns);
+        racy_changed |= d.racy != now;
+        d.racy = now;
     }
     let tb = Instant::now();
     // The body, decoded once: the last build's records for a refresh, and
@@ -1102,7 +1099,7 @@ fn run(
         .enumerate()
         .map(|(i, f)| {
             let old_hash = old_model(i).map_or(0, |(o, j)| o.files[j].hash);
-            let racy = f.mtime_ns >= build_start_ns - RACY_WINDOW_NS;
+            let racy = is_racy(f.mtime_ns, build_start_ns);
             let hash = if old_hash != 0 {
                 old_hash
             } else if site.wiki.page(i as PageId).scanned() {
