@@ -367,6 +367,9 @@ fn exit(code: u8) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
+    // The memory is freed after the process has ended, not before.
+    #[cfg(target_os = "linux")]
+    crate::teardown::hand_off();
     #[cfg(unix)]
     // SAFETY: `_exit` ends the process; nothing is left to clean up.
     unsafe {

@@ -32,6 +32,8 @@ pub mod setup;
 pub mod site;
 pub mod smiley;
 pub mod sort;
+#[cfg(target_os = "linux")]
+pub mod teardown;
 pub mod templates;
 pub mod timefmt;
 pub mod vcs;
