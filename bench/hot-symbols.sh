@@ -33,7 +33,9 @@ sed -e "s#^srcdir:.*#srcdir: $work/docs#" -e "s#^destdir:.*#destdir: $work/html#
 "$wikic" --setup "$work/wiki.yaml" >/dev/null 2>&1
 
 profile() { # output file
-	valgrind --tool=callgrind --demangle=no --callgrind-out-file="$1" \
+	# (valgrind cannot follow the helper that frees a run's memory,
+	# src/teardown.rs.)
+	WIKIC_NO_TEARDOWN_HELPER=1 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$1" \
 		"$wikic" --setup "$work/wiki.yaml" --refresh >/dev/null 2>&1
 }
 echo "edited for the symbol profile" >>"$work/docs/usage.mdwn"

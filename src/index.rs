@@ -1001,6 +1001,48 @@ impl Serialize for NamesOut<'_> {
     }
 }
 
+/// A postcard varint at `at` (moved past it).
+#[inline]
+fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// A postcard length at `at` and the bytes it measures (`at` moved past
+/// them).
+fn sized<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = usize::try_from(varint(b, at)?).ok()?;
+    let end = at.checked_add(len)?;
+    let bytes = b.get(*at..end)?;
+    *at = end;
+    Some(bytes)
+}
+
+/// A directory record's leading fields as postcard encodes them (see
+/// [`DirHead`]), read by hand: a few hundred on every refresh.
+fn read_dir_head<'a>(b: &'a [u8], at: &mut usize) -> Option<DirHead<'a>> {
+    let root = u16::try_from(varint(b, at)?).ok()?;
+    let rel = std::str::from_utf8(sized(b, at)?).ok()?;
+    let z = varint(b, at)?;
+    let mtime_ns = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    let racy = match *b.get(*at)? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    *at += 1;
+    let entries = sized(b, at)?;
+    Some((root, rel, mtime_ns, racy, entries))
+}
+
 /// Each source's root and path, and the bytes after them.
 type NamesRead<'a> = (Vec<(u16, &'a str)>, &'a [u8]);
 
@@ -1008,39 +1050,37 @@ type NamesRead<'a> = (Vec<(u16, &'a str)>, &'a [u8]);
 /// encodes it (a varint count, then a varint root and a length-prefixed
 /// path each), and the bytes after it. Read by hand: postcard checks each
 /// path's UTF-8 on its own, a few thousand short checks on every refresh,
-/// where one check of the segment's text covers them all (its varints
-/// are ASCII bytes until a path or a root reaches 128; past that point
-/// each path is checked on its own).
+/// where a few long checks of the segment's text cover them all.
 fn read_names(b: &[u8]) -> Option<NamesRead<'_>> {
-    fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
-        let mut v = 0usize;
-        for shift in (0..64).step_by(7) {
-            let byte = *b.get(*at)?;
-            *at += 1;
-            v |= usize::from(byte & 0x7f).checked_shl(shift)?;
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
+    // The longest valid UTF-8 from `from`: a stretch of the segment that
+    // holds many paths, checked at once.
+    fn valid_from(b: &[u8], from: usize) -> (usize, &str) {
+        let tail = &b[from..];
+        let n = match std::str::from_utf8(tail) {
+            Ok(_) => tail.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        // Valid by the check just made.
+        (from, std::str::from_utf8(&tail[..n]).unwrap_or_default())
     }
     let mut at = 0;
-    let count = varint(b, &mut at)?;
-    let start = at;
-    let text = match std::str::from_utf8(&b[start..]) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&b[start..start + e.valid_up_to()]).ok()?,
-    };
+    let count = usize::try_from(varint(b, &mut at)?).ok()?;
+    // A length of 128 or more, or a root of 128 or more, is a byte that
+    // is no UTF-8 and ends the stretch: the next one starts at the path
+    // after it, so each byte is checked about once.
+    let (mut start, mut text) = valid_from(b, at);
     let mut files = Vec::with_capacity(count.min(b.len()));
     for _ in 0..count {
         let root = u16::try_from(varint(b, &mut at)?).ok()?;
-        let len = varint(b, &mut at)?;
+        let len = usize::try_from(varint(b, &mut at)?).ok()?;
         let end = at.checked_add(len)?;
-        let path = match text.get(at - start..end - start) {
-            Some(p) => p,
-            None => std::str::from_utf8(b.get(at..end)?).ok()?,
-        };
-        files.push((root, path));
+        if end > b.len() {
+            return None;
+        }
+        if at < start || end > start + text.len() {
+            (start, text) = valid_from(b, at);
+        }
+        files.push((root, text.get(at - start..end - start)?));
         at = end;
     }
     Some((files, &b[at..]))
@@ -1245,7 +1285,6 @@ impl RawIndex {
 
     /// The sources and directories listed, read in place.
     pub fn listed(&self) -> Result<Listed<'_>, IndexError> {
-        let corrupt = |e: postcard::Error| IndexError::Corrupt(e.to_string());
         let (files, order): (Vec<(u16, &str)>, &[u8]) = if self.names.is_empty() {
             (Vec::new(), &[])
         } else {
@@ -1259,14 +1298,17 @@ impl RawIndex {
         if !self.dirs.is_empty() {
             // A sequence of directory records, each read as its leading
             // fields and its entries left encoded.
-            let (count, mut rest): (usize, &[u8]) =
-                postcard::take_from_bytes(&self.dirs).map_err(corrupt)?;
-            dirs.reserve(count.min(rest.len()));
+            let bad = || IndexError::Corrupt("bad directory records".into());
+            let b = &self.dirs[..];
+            let mut at = 0;
+            let count = varint(b, &mut at)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(bad)?;
+            dirs.reserve(count.min(b.len()));
             for _ in 0..count {
-                let ((root, rel, mtime_ns, racy, _entries), next): (DirHead, &[u8]) =
-                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let (root, rel, mtime_ns, racy, _entries) =
+                    read_dir_head(b, &mut at).ok_or_else(bad)?;
                 dirs.push((root, rel, mtime_ns, racy));
-                rest = next;
             }
         }
         Ok(Listed {
@@ -1684,6 +1726,84 @@ mod tests {
         assert!(read_names(&bad).is_none_or(|(f, _)| f[0].1 != "é"));
         let big_root = postcard::to_allocvec(&(&[(70_000u32, "x")][..], &order)).unwrap();
         assert!(read_names(&big_root).is_none());
+        // Long paths (lengths that are no UTF-8) between short ones, some
+        // ending in a character of several bytes: read as postcard reads
+        // them, each stretch of text checked once.
+        let many: Vec<(u16, String)> = (0..300)
+            .map(|i| {
+                let stem = if i % 7 == 0 {
+                    "l".repeat(130 + i)
+                } else {
+                    format!("p{i}")
+                };
+                (u16::try_from(i % 3).unwrap(), format!("{stem}/é{i}ß"))
+            })
+            .collect();
+        let bytes = postcard::to_allocvec(&(&many, &order)).unwrap();
+        let (read, _) = read_names(&bytes).unwrap();
+        let want: Vec<(u16, &str)> = many.iter().map(|(r, p)| (*r, p.as_str())).collect();
+        assert_eq!(read, want);
+        // A length that ends a path inside a character is refused even
+        // where the byte after it would complete the character.
+        let mut split = postcard::to_allocvec(&(&[(0u16, "aé"), (0, "b")][..], &order)).unwrap();
+        assert_eq!(split[2], 3);
+        split[2] = 2; // "a" and the first byte of "é"; the next starts with its second
+        assert!(read_names(&split).is_none());
+    }
+
+    #[test]
+    fn directory_heads_are_read_as_postcard_wrote_them() {
+        use crate::scan::{DirEntries, DirRecord};
+        let entries = DirEntries::new(vec![("a.mdwn".to_string(), 1), ("sub".to_string(), 2)]);
+        let recs: Vec<DirRecord> = [
+            (0u16, "", 5i64, false),
+            (300, "sous-répertoire/ça", -1_700_000_000_123_456_789, true),
+            (2, &"x/".repeat(90), i64::MAX, false),
+            (1, "min", i64::MIN, true),
+        ]
+        .into_iter()
+        .map(|(root, rel, mtime_ns, racy)| DirRecord {
+            root,
+            rel: rel.to_string(),
+            mtime_ns,
+            racy,
+            entries: entries.clone(),
+        })
+        .collect();
+        for r in &recs {
+            let bytes = postcard::to_allocvec(r).unwrap();
+            let mut at = 0;
+            let head = read_dir_head(&bytes, &mut at).unwrap();
+            let (want, rest): (DirHead, &[u8]) = postcard::take_from_bytes(&bytes).unwrap();
+            assert_eq!(head, want);
+            assert_eq!(at, bytes.len() - rest.len());
+            assert_eq!(
+                (head.0, head.1, head.2, head.3),
+                (r.root, &*r.rel, r.mtime_ns, r.racy)
+            );
+            // Damage is refused, never a panic.
+            for cut in 0..bytes.len() {
+                assert!(
+                    read_dir_head(&bytes[..cut], &mut 0).is_none(),
+                    "cut at {cut}"
+                );
+            }
+        }
+        let mut bad = postcard::to_allocvec(&recs[0]).unwrap();
+        bad[3] = 2; // the racy flag: neither 0 nor 1
+        assert!(read_dir_head(&bad, &mut 0).is_none());
+        // The whole segment, as `listed` reads it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = manifest(2);
+        m.dirs = recs.clone();
+        save_fresh(dir.path(), &m, Kept::default());
+        let raw = RawIndex::read(dir.path()).unwrap();
+        let listed = raw.listed().unwrap();
+        let want: Vec<(u16, &str, i64, bool)> = recs
+            .iter()
+            .map(|r| (r.root, &*r.rel, r.mtime_ns, r.racy))
+            .collect();
+        assert_eq!(listed.dirs, want);
     }
 
     #[test]

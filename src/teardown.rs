@@ -25,6 +25,11 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 /// pages to free cost less than starting the helper (~0.1 ms).
 const WORTH_IT_KIB: libc::c_long = 6 * 1024;
 
+/// Set (to anything), the process frees its memory itself: for tools
+/// that cannot follow a clone sharing memory without being a thread
+/// (valgrind stops there).
+pub const OPT_OUT: &str = "WIKIC_NO_TEARDOWN_HELPER";
+
 /// How long the helper waits for the process to end, at most.
 const PATIENCE_MS: libc::c_int = 1000;
 
@@ -71,6 +76,7 @@ pub fn hand_off() -> Option<libc::pid_t> {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0
         || usage.ru_maxrss < WORTH_IT_KIB
+        || std::env::var_os(OPT_OUT).is_some()
         || HANDED_OFF.swap(true, Ordering::SeqCst)
     {
         return None;
