@@ -49,10 +49,14 @@ pub fn source_path(config: &Config, root: u16, rel: &str) -> PathBuf {
 
 /// Page types wikic can render, given the enabled plugins.
 pub fn page_type(file: &str, config: &Config) -> Option<&'static str> {
-    let ext = file.rsplit_once('.').map(|(_, e)| e)?;
-    if ext.contains('/') {
+    // The text after the last dot of the last path component: one byte
+    // scan from the end, for each of thousands of sources per refresh.
+    let b = file.as_bytes();
+    let dot = b.iter().rposition(|&c| c == b'.' || c == b'/')?;
+    if b[dot] == b'/' {
         return None;
     }
+    let ext = &file[dot + 1..];
     let on = config.plugins.page_types();
     match ext {
         "mdwn" if on.mdwn => Some("mdwn"),
@@ -319,7 +323,9 @@ impl RootDir {
         if let Some(fd) = &self.fd {
             use std::os::fd::AsRawFd;
             let name = if rel.is_empty() { "." } else { rel };
-            if name.as_bytes().contains(&0) {
+            // (memchr's vector search: the slice's own is a byte loop
+            // for names this short, and a refresh checks thousands.)
+            if memchr::memchr(0, name.as_bytes()).is_some() {
                 return None;
             }
             // The C string on the stack (a refresh makes thousands), NUL
@@ -991,6 +997,21 @@ mod tests {
         let c = Config::for_tests();
         assert_eq!(page_name("a/b.mdwn", &c), "a/b");
         assert_eq!(page_name("a/b.png", &c), "a/b.png");
+        for (file, kind) in [
+            ("a/b.mdwn", Some("mdwn")),
+            ("b.md", Some("md")),
+            ("x.y/z.html", c.plugins.page_types().html.then_some("html")),
+            ("x.y/z", None),
+            ("a.mdwn/readme", None),
+            ("a.mdwn/", None),
+            ("mdwn", None),
+            (".mdwn", Some("mdwn")),
+            ("a/b.", None),
+            ("a/b.MDWN", None),
+            ("é/ü.txt", c.plugins.page_types().txt.then_some("txt")),
+        ] {
+            assert_eq!(page_type(file, &c), kind, "{file}");
+        }
         assert!(is_internal_file("a/comment_1._comment"));
         assert!(!is_internal_file("a/b.mdwn"));
         assert!(!is_valid_name("a b.mdwn"));

@@ -536,14 +536,22 @@ struct DestIndex {
 }
 
 impl DestIndex {
-    /// FNV-1a over the parts one after another, so that a path hashes the
-    /// same whole or in pieces.
+    /// The parts' bytes joined, hashed (a word at a time), so that a path
+    /// hashes the same whole or in pieces. Joined on the stack: the table
+    /// is made of thousands of them on every refresh.
     fn hash(parts: [&str; 3]) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        for b in parts.iter().flat_map(|p| p.bytes()) {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        use std::hash::BuildHasher;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut buf = [0u8; 256];
+        if len > buf.len() {
+            return rustc_hash::FxBuildHasher.hash_one(parts.concat().as_bytes());
         }
-        h
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        rustc_hash::FxBuildHasher.hash_one(&buf[..len])
     }
 
     fn parts<'a>(&'a self, p: &'a Page) -> Option<[&'a str; 3]> {
@@ -1121,8 +1129,12 @@ mod tests {
             internal,
             ..Default::default()
         };
+        // Longer than the stack buffer the parts are joined in.
+        let long = "l".repeat(300);
+        let long_file = format!("{long}.mdwn");
         let pages = || {
             vec![
+                page(&long, &long_file, Some("mdwn"), false),
                 page("index", "index.mdwn", Some("mdwn"), false),
                 page("blog/post", "blog/post.mdwn", Some("mdwn"), false),
                 page("logo.png", "logo.png", None, false),
@@ -1144,10 +1156,16 @@ mod tests {
             } else {
                 "blog/post.html"
             };
+            let long_out = if usedirs {
+                format!("{long}/index.html")
+            } else {
+                format!("{long}.html")
+            };
             assert!(
-                is("index.html") && is(post) && is("logo.png"),
+                is("index.html") && is(post) && is("logo.png") && is(&long_out),
                 "usedirs {usedirs}"
             );
+            assert!(!is(&format!("{long}x.html")) && !is(&long));
             for absent in [
                 "index/index.html",
                 "blog/post",
