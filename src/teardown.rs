@@ -2,9 +2,9 @@
 //!
 //! When a process ends, the kernel frees every page it touched before
 //! its parent learns that it has ended: about 0.4 µs a page on the
-//! machines we measure, so 0.4 ms for a refresh after an edit (a few
-//! thousand pages) and tens of milliseconds for a full build of a large
-//! wiki, all of it time the caller — a shell, a git hook, the web server
+//! machines we measure, so most of a millisecond for a refresh after an
+//! edit (about 2,500 pages) and tens of milliseconds for a full build of
+//! a large wiki, all of it time the caller — a shell, a git hook, the web server
 //! running the CGI — waits for nothing. So, as the mold linker does, a
 //! run that used more than a little memory starts a helper that shares
 //! its memory and outlives it by a moment: the process ends as soon as
