@@ -198,6 +198,12 @@ pub struct Summaries {
     has_depends_spec: Vec<bool>,
 }
 
+/// Where record `i`'s part of a flat array is, given each record's end.
+fn span(ends: &[u32], i: usize) -> std::ops::Range<usize> {
+    let start = i.checked_sub(1).map_or(0, |p| ends[p] as usize);
+    start..ends[i] as usize
+}
+
 impl Summaries {
     pub fn len(&self) -> usize {
         self.until.len()
@@ -208,14 +214,10 @@ impl Summaries {
     }
 
     pub fn get(&self, i: usize) -> Summary<'_> {
-        let range = |ends: &[u32]| {
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            start..ends[i] as usize
-        };
         Summary {
-            resolved: &self.targets[range(&self.target_ends)],
+            resolved: self.resolved(i),
             until: self.until[i],
-            scan_deps: &self.scan_deps[range(&self.dep_ends)],
+            scan_deps: self.scan_deps(i),
             has_depends_spec: self.has_depends_spec[i],
         }
     }
@@ -227,14 +229,12 @@ impl Summaries {
     /// [`Summary::resolved`] of record `i` alone (asked for every page
     /// of a refresh).
     pub fn resolved(&self, i: usize) -> &[Option<u32>] {
-        let start = i.checked_sub(1).map_or(0, |p| self.target_ends[p] as usize);
-        &self.targets[start..self.target_ends[i] as usize]
+        &self.targets[span(&self.target_ends, i)]
     }
 
     /// [`Summary::scan_deps`] of record `i` alone.
     pub fn scan_deps(&self, i: usize) -> &[u64] {
-        let start = i.checked_sub(1).map_or(0, |p| self.dep_ends[p] as usize);
-        &self.scan_deps[start..self.dep_ends[i] as usize]
+        &self.scan_deps[span(&self.dep_ends, i)]
     }
 
     fn with_capacity(records: usize, links: usize) -> Summaries {
