@@ -1072,16 +1072,12 @@ fn read_names(b: &[u8]) -> Option<NamesRead<'_>> {
     let mut files = Vec::with_capacity(count.min(b.len()));
     for _ in 0..count {
         let root = u16::try_from(varint(b, &mut at)?).ok()?;
-        let len = usize::try_from(varint(b, &mut at)?).ok()?;
-        let end = at.checked_add(len)?;
-        if end > b.len() {
-            return None;
+        let path = sized(b, &mut at)?;
+        let (from, end) = (at - path.len(), at);
+        if from < start || end > start + text.len() {
+            (start, text) = valid_from(b, from);
         }
-        if at < start || end > start + text.len() {
-            (start, text) = valid_from(b, at);
-        }
-        files.push((root, text.get(at - start..end - start)?));
-        at = end;
+        files.push((root, text.get(from - start..end - start)?));
     }
     Some((files, &b[at..]))
 }
