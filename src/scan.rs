@@ -49,14 +49,7 @@ pub fn source_path(config: &Config, root: u16, rel: &str) -> PathBuf {
 
 /// Page types wikic can render, given the enabled plugins.
 pub fn page_type(file: &str, config: &Config) -> Option<&'static str> {
-    // The text after the last dot of the last path component: one byte
-    // scan from the end, for each of thousands of sources per refresh.
-    let b = file.as_bytes();
-    let dot = b.iter().rposition(|&c| c == b'.' || c == b'/')?;
-    if b[dot] == b'/' {
-        return None;
-    }
-    let ext = &file[dot + 1..];
+    let ext = &file[last_dot(file)? + 1..];
     let on = config.plugins.page_types();
     match ext {
         "mdwn" if on.mdwn => Some("mdwn"),
@@ -98,9 +91,16 @@ pub fn page_name_typed(file: &str, kind: Option<&str>, config: &Config) -> Strin
 /// starts `._` and something follows.
 pub fn is_internal_file(file: &str) -> bool {
     let b = file.as_bytes();
+    last_dot(file).is_some_and(|i| b.get(i + 1) == Some(&b'_') && b.len() > i + 2)
+}
+
+/// Where the last dot of `file`'s last path component is: one byte scan
+/// from the end, for each of thousands of sources per refresh.
+fn last_dot(file: &str) -> Option<usize> {
+    let b = file.as_bytes();
     b.iter()
         .rposition(|&c| c == b'.' || c == b'/')
-        .is_some_and(|i| b[i] == b'.' && b.get(i + 1) == Some(&b'_') && b.len() > i + 2)
+        .filter(|&i| b[i] == b'.')
 }
 
 /// ikiwiki's default prune rules, plus `exclude`, minus what `include`
