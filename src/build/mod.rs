@@ -956,41 +956,73 @@ fn run(
         return Ok(true);
     }
 
-    // Decide what to render.
+    // Decide what to render, and render. New and changed sources are
+    // rendered whatever the plan finds, so they render beside it: the
+    // plan is serial, and after an edit the other core has nothing else
+    // to do.
     let t2 = Instant::now();
     let wiki = &site.wiki;
-    let render: Vec<bool> = match old {
+    let render_ids = |ids: &[PageId]| -> Vec<(PageId, Rendered)> {
+        if old.is_some() {
+            site.preload(ids);
+        }
+        ids.par_iter()
+            .map(|&id| {
+                let old_outputs: &[(String, u64)] = match (old, ch.old_pos[id as usize]) {
+                    (Some(o), Some(j)) => &o.body.output(j).outputs,
+                    _ => &[],
+                };
+                (id, render_one(&site, id, old_outputs, crashed))
+            })
+            .collect()
+    };
+    let (render, mut outs) = match old {
         None => {
             for p in &wiki.pages {
                 say(verbose, &p.file, "(full build)");
             }
-            vec![true; n]
+            report.timings.push(("plan", t2.elapsed()));
+            (vec![true; n], Vec::new())
         }
-        Some(old) => plan::plan(&site, old, &ch, verbose),
+        Some(old) => {
+            let early: Vec<PageId> = (0..n as PageId)
+                .filter(|&i| matches!(ch.status[i as usize], Status::New | Status::Changed))
+                .collect();
+            if early.len() >= HUGE_PAGES_FROM {
+                allow_huge_pages();
+            }
+            let ((render, planned), outs) = rayon::join(
+                || {
+                    let render = plan::plan(&site, old, &ch, verbose);
+                    (render, t2.elapsed())
+                },
+                || render_ids(&early),
+            );
+            report.timings.push(("plan", planned));
+            (render, outs)
+        }
     };
-    report.timings.push(("plan", t2.elapsed()));
 
-    // Render and write.
-    let t3 = Instant::now();
     let to_render: Vec<PageId> = (0..n as PageId).filter(|&i| render[i as usize]).collect();
     if old.is_some() && to_render.len() >= HUGE_PAGES_FROM {
         allow_huge_pages();
     }
-    if old.is_some() {
-        site.preload(&to_render);
-    }
-    let destdir = config.destdir.as_path();
-    let outs: Vec<(PageId, Rendered)> = to_render
-        .par_iter()
-        .map(|&id| {
-            let old_outputs: &[(String, u64)] = match (old, ch.old_pos[id as usize]) {
-                (Some(o), Some(j)) => &o.body.output(j).outputs,
-                _ => &[],
-            };
-            (id, render_one(&site, id, old_outputs, crashed))
+    // Those the plan added (with no old index, every page).
+    let rest: Vec<PageId> = to_render
+        .iter()
+        .copied()
+        .filter(|&i| {
+            old.is_none() || !matches!(ch.status[i as usize], Status::New | Status::Changed)
         })
         .collect();
-    report.timings.push(("render", t3.elapsed()));
+    outs.extend(render_ids(&rest));
+    debug_assert_eq!(
+        outs.len(),
+        to_render.len(),
+        "a page rendered twice or not at all"
+    );
+    report.timings.push(("render", t2.elapsed()));
+    let destdir = config.destdir.as_path();
 
     // Boxed: a refresh renders a few of thousands.
     let mut rendered: Vec<Option<Box<Rendered>>> = (0..n).map(|_| None).collect();
