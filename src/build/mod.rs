@@ -986,7 +986,7 @@ fn run(
         }
         Some(old) => {
             let early: Vec<PageId> = (0..n as PageId)
-                .filter(|&i| matches!(ch.status[i as usize], Status::New | Status::Changed))
+                .filter(|&i| ch.status[i as usize].always_rendered())
                 .collect();
             if early.len() >= HUGE_PAGES_FROM {
                 allow_huge_pages();
@@ -1011,9 +1011,7 @@ fn run(
     let rest: Vec<PageId> = to_render
         .iter()
         .copied()
-        .filter(|&i| {
-            old.is_none() || !matches!(ch.status[i as usize], Status::New | Status::Changed)
-        })
+        .filter(|&i| old.is_none() || !ch.status[i as usize].always_rendered())
         .collect();
     outs.extend(render_ids(&rest));
     debug_assert_eq!(

@@ -25,6 +25,14 @@ pub(super) enum Status {
     Same(usize),
 }
 
+impl Status {
+    /// New and changed sources: `plan` renders them whatever else it
+    /// finds, so the build may start on them before it is done.
+    pub(super) fn always_rendered(self) -> bool {
+        !matches!(self, Status::Same(_))
+    }
+}
+
 /// How the current sources relate to the last build's.
 pub(super) struct Changes {
     pub status: Vec<Status>,
