@@ -193,27 +193,6 @@ fn load_setup(cli: &Cli) -> Result<Setup> {
 /// and PageSpecs recurse, and hostile pages nest them thousands deep.
 const STACK_SIZE: usize = 64 << 20;
 
-/// Makes the current thread the first of the thread pool's workers.
-///
-/// The build's parallel steps then fork and join on this thread rather
-/// than being handed to the pool by a thread that sleeps until they are
-/// done. And nothing waits for the pool to start: the other workers join
-/// in when they are up, where `build_global` waited for every one of them
-/// (0.4 ms, and up to several on a busy machine, of a 20 ms refresh).
-fn join_pool(jobs: Option<usize>) {
-    let mut pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .use_current_thread();
-    if let Some(j) = jobs {
-        pool = pool.num_threads(j.max(1));
-    }
-    // Kept to the end of the process (which exits without tearing it
-    // down). Without a pool, rayon's default one does the work.
-    if let Ok(pool) = pool.build() {
-        std::mem::forget(pool);
-    }
-}
-
 fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
     init_logging(cli.verbose);
     let setup = load_setup(&cli)?;
@@ -284,7 +263,7 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
         process_ends: true,
     };
     let config = Arc::new(config);
-    join_pool(cli.jobs);
+    crate::pool::join(cli.jobs, STACK_SIZE);
     let report = build(config.clone(), &opts)?;
     if cli.post_commit {
         crate::wrappers::background_command(&config);

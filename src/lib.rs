@@ -22,6 +22,7 @@ pub mod mime;
 pub mod names;
 pub mod pagespec;
 pub mod plugins;
+pub mod pool;
 pub mod preprocess;
 pub mod receive;
 pub mod recentchanges;
