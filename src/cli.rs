@@ -264,6 +264,10 @@ fn run(cli: Cli, started: std::time::Instant) -> Result<u8> {
     };
     let config = Arc::new(config);
     crate::pool::join(cli.jobs, STACK_SIZE);
+    // This process ends with `exit` below, which hands the files the build
+    // replaces to the teardown helper.
+    #[cfg(target_os = "linux")]
+    crate::teardown::retire_replaced_files();
     let report = build(config.clone(), &opts)?;
     if cli.post_commit {
         crate::wrappers::background_command(&config);

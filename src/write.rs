@@ -92,6 +92,10 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
             }
         }
         drop(f);
+        // Freeing the replaced file's blocks, the dearest part of a
+        // rename over it, is left until the run has ended.
+        #[cfg(target_os = "linux")]
+        crate::teardown::retire(path);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
