@@ -38,15 +38,16 @@ fn ensure_parent(path: &Path) -> io::Result<()> {
 /// Writes `data` to `path` unless it already holds exactly that.
 /// Returns whether the file was written.
 pub fn write_if_changed(path: &Path, data: &[u8]) -> io::Result<bool> {
-    if let Ok(meta) = fs::metadata(path)
+    let existing = fs::metadata(path).ok();
+    if let Some(meta) = &existing
         && meta.is_file()
         && meta.len() == data.len() as u64
-        && let Ok(existing) = fs::read(path)
-        && existing == data
+        && let Ok(old) = fs::read(path)
+        && old == data
     {
         return Ok(false);
     }
-    write_atomic(path, data)?;
+    replace(path, existing.as_ref(), data)?;
     Ok(true)
 }
 
@@ -62,16 +63,30 @@ pub fn set_mtime(path: &Path, t: i64) {
 /// Writes through a temporary file and a rename (replacing a directory
 /// of that name).
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    if path.is_dir() {
-        fs::remove_dir_all(path)?;
+    replace(path, fs::metadata(path).ok().as_ref(), data)
+}
+
+/// [`write_atomic`] of `path`, whose metadata (if it exists) is
+/// `existing`: what is already known is not asked again.
+fn replace(path: &Path, existing: Option<&fs::Metadata>, data: &[u8]) -> io::Result<()> {
+    match existing {
+        Some(m) if m.is_dir() => fs::remove_dir_all(path)?,
+        // Something is there: so is its directory.
+        Some(_) => {}
+        None => ensure_parent(path)?,
     }
-    write_atomic_parts(path, &[data])
+    put_parts(path, &[data])
 }
 
 /// Writes `parts`, one after another, to `path` atomically (a temporary
 /// file renamed over it), without joining them in memory first.
 pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     ensure_parent(path)?;
+    put_parts(path, parts)
+}
+
+/// [`write_atomic_parts`], where `path`'s directory is known to exist.
+fn put_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         // Gathered by the kernel (writev): no buffer to fill, which for
@@ -155,6 +170,24 @@ mod tests {
         assert!(write_if_changed(&p, b"world").unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"world");
         assert!(!temp_path(&p).exists());
+    }
+
+    #[test]
+    fn a_directory_or_a_file_in_the_way_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        // A page that was a directory of subpages.
+        let p = dir.path().join("page");
+        fs::create_dir_all(p.join("sub")).unwrap();
+        fs::write(p.join("sub/x.html"), "x").unwrap();
+        assert!(write_if_changed(&p, b"now a file").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"now a file");
+        // And back: a file where the new page's directory must go.
+        let q = p.join("index.html");
+        assert!(write_if_changed(&q, b"a directory again").unwrap());
+        assert!(p.is_dir());
+        assert_eq!(fs::read(&q).unwrap(), b"a directory again");
+        write_atomic(&p, b"file").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"file");
     }
 
     #[test]
