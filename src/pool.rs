@@ -80,16 +80,8 @@ impl Placement {
     #[cfg(target_os = "linux")]
     fn cpu_for(&self, index: usize) -> Option<usize> {
         let current = self.current?;
-        let others: Vec<usize> = self
-            .cpus
-            .iter()
-            .copied()
-            .filter(|&c| c != current)
-            .collect();
-        if others.is_empty() || index == 0 {
-            return None;
-        }
-        Some(others[(index - 1) % others.len()])
+        let mut others = self.cpus.iter().filter(|&&c| c != current).cycle();
+        others.nth(index.checked_sub(1)?).copied()
     }
 }
 

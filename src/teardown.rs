@@ -11,22 +11,23 @@
 //! its last thread does, and the pages are freed when the helper ends,
 //! beside whatever the caller does next.
 //!
-//! Files the run replaced (an output rewritten, the index's head) cost the
-//! same: ext4 frees a file's blocks when its last name and last open
-//! descriptor are gone, inside the `rename` that replaces it — about
-//! 0.35 ms for a page of the doc wiki, measured in C, of a rename taking
-//! 0.45. A command-line run ([`retire_replaced_files`]) holds on to each
-//! file it replaces ([`retire`]), and the helper takes those descriptors
-//! over: the blocks are freed when it ends.
+//! Files the run replaced (an output rewritten) cost the same: ext4 frees
+//! a file's blocks when its last name and last open descriptor are gone,
+//! inside the `rename` that replaces it — about 0.35 ms for a page of the
+//! doc wiki, measured in C, of a rename taking 0.45. A command-line run
+//! ([`retire_replaced_files`]) holds on to each file it replaces
+//! ([`retire`]), and the helper takes those descriptors over: the blocks
+//! are freed when it ends. (The index's head, mapped, is kept by the
+//! mapping anyway.)
 //!
 //! Every other descriptor is closed before the helper starts (all output
 //! has been flushed and every file written by then), so that it holds no
 //! pipe, socket or lock: a reader of wikic's output sees the end of it,
 //! and the next run can take the wiki's lock, at once. (A replaced file
-//! is held by an `O_PATH` descriptor of its own: no lock, no pipe.) The helper waits
-//! on a pipe whose other end only the ending process holds, and gives up
-//! after a second in any case; once the process is gone it is an orphan,
-//! which the system's reaper collects like any other.
+//! is held by an `O_PATH` descriptor of its own: no lock, no pipe.) The
+//! helper waits on a pipe whose other end only the ending process holds,
+//! and gives up after a second in any case; once the process is gone it
+//! is an orphan, which the system's reaper collects like any other.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
@@ -68,7 +69,7 @@ pub fn retire_replaced_files() {
     RETIRING.store(true, Ordering::SeqCst);
 }
 
-/// Called before `path` is replaced or removed: holds on to the file it
+/// Called before `path` is replaced: holds on to the file it
 /// names now (if any), so that freeing its blocks is left to the helper.
 /// Does nothing unless [`retire_replaced_files`] was called, or once
 /// [`MAX_RETIRED`] files are held.
