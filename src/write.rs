@@ -69,13 +69,20 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 /// [`write_atomic`] of `path`, whose metadata (if it exists) is
 /// `existing`: what is already known is not asked again.
 fn replace(path: &Path, existing: Option<&fs::Metadata>, data: &[u8]) -> io::Result<()> {
-    match existing {
-        Some(m) if m.is_dir() => fs::remove_dir_all(path)?,
-        // Something is there: so is its directory.
-        Some(_) => {}
-        None => ensure_parent(path)?,
-    }
+    make_way(path, existing)?;
     put_parts(path, &[data])
+}
+
+/// Readies `path`, whose metadata (if it exists) is `existing`, for a
+/// file to be renamed onto it: a directory there is removed, a missing
+/// parent made.
+fn make_way(path: &Path, existing: Option<&fs::Metadata>) -> io::Result<()> {
+    match existing {
+        Some(m) if m.is_dir() => fs::remove_dir_all(path),
+        // Something is there: so is its directory.
+        Some(_) => Ok(()),
+        None => ensure_parent(path),
+    }
 }
 
 /// Writes `parts`, one after another, to `path` atomically (a temporary
@@ -128,7 +135,8 @@ pub fn copy_if_changed(
     src_mtime_ns: i64,
     src_size: u64,
 ) -> io::Result<bool> {
-    if let Ok(meta) = fs::metadata(dest)
+    let existing = fs::metadata(dest).ok();
+    if let Some(meta) = &existing
         && meta.is_file()
         && meta.len() == src_size
         && meta
@@ -139,10 +147,7 @@ pub fn copy_if_changed(
     {
         return Ok(false);
     }
-    ensure_parent(dest)?;
-    if dest.is_dir() {
-        fs::remove_dir_all(dest)?;
-    }
+    make_way(dest, existing.as_ref())?;
     let tmp = temp_path(dest);
     let result = (|| {
         fs::copy(src, &tmp)?;
@@ -188,6 +193,13 @@ mod tests {
         assert_eq!(fs::read(&q).unwrap(), b"a directory again");
         write_atomic(&p, b"file").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"file");
+        // A raw file copied where a directory was.
+        let src = dir.path().join("s.png");
+        fs::write(&src, b"png").unwrap();
+        let dest = dir.path().join("img");
+        fs::create_dir_all(dest.join("old")).unwrap();
+        assert!(copy_if_changed(&src, &dest, 1_000_000_000_000, 3).unwrap());
+        assert_eq!(fs::read(&dest).unwrap(), b"png");
     }
 
     #[test]
