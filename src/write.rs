@@ -114,16 +114,21 @@ fn put_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
             }
         }
         drop(f);
-        // Freeing the replaced file's blocks, the dearest part of a
-        // rename over it, is left until the run has ended.
-        #[cfg(target_os = "linux")]
-        crate::teardown::retire(path);
-        fs::rename(&tmp, path)
+        rename_over(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Renames the finished temporary file `tmp` over `path`. Freeing the
+/// replaced file's blocks, the dearest part of a rename over it, is left
+/// until the run has ended (see `teardown`).
+fn rename_over(tmp: &Path, path: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    crate::teardown::retire(path);
+    fs::rename(tmp, path)
 }
 
 /// Copies a raw file unless the destination already has its size and
@@ -154,7 +159,7 @@ pub fn copy_if_changed(
         let f = fs::File::options().write(true).open(&tmp)?;
         f.set_modified(UNIX_EPOCH + Duration::from_nanos(src_mtime_ns.max(0) as u64))?;
         drop(f);
-        fs::rename(&tmp, dest)
+        rename_over(&tmp, dest)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
